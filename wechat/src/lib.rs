@@ -15,6 +15,8 @@
 
 pub mod client;
 pub mod crypto;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ids;
 pub mod keys;
 pub mod messages;

@@ -287,6 +287,9 @@ fn parse(text: &str, root: &str) -> Result<FieldMap, XmlError> {
                 });
             }
             (State::InField { name, value }, Event::End(_)) => {
+                if !value.chars().all(is_xml_char) {
+                    return Err(XmlError::InvalidChar { field: name });
+                }
                 map.fields.push((name, value));
                 State::InRoot
             }
@@ -501,6 +504,15 @@ mod tests {
             parse("not xml at all"),
             Err(XmlError::UnexpectedText | XmlError::Syntax(_))
         ));
+    }
+
+    #[test]
+    fn refuses_characters_xml_cannot_carry() {
+        assert_eq!(
+            parse("<xml><a>x\u{1}y</a></xml>"),
+            Err(XmlError::InvalidChar { field: "a".into() })
+        );
+        assert!(parse("<xml><a>&#0;</a></xml>").is_err());
     }
 
     #[test]

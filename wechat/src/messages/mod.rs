@@ -14,8 +14,8 @@ pub use pay::{
     CloseOrderRequest, CloseOrderSuccess, OrderQueryRequest, OrderQuerySuccess, TradeState,
     UnifiedOrderRequest, UnifiedOrderSuccess,
 };
-pub use pay_notify::{NotifyReply, PayNotification, PayResult};
-pub use refund_notify::{RefundInfo, RefundNotification, RefundStatus};
+pub use pay_notify::{NotificationError, NotifyReply, PayNotification, PayResult};
+pub use refund_notify::{RefundInfo, RefundInfoError, RefundNotification, RefundStatus};
 pub use transfer::{
     GetTransferInfoRequest, TransferInfo, TransferRequest, TransferStatus, TransferSuccess,
 };

@@ -3,8 +3,20 @@
 use common::{AmountFen, OutTradeNo};
 
 use super::{Fields, MessageError, truncate};
-use crate::sign::SignType;
+use crate::keys::ApiKey;
+use crate::sign::{SignError, SignType, verify};
 use crate::xml::{FieldMap, XmlError};
+
+/// Why a notification body was refused, in the order the checks run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotificationError {
+    #[error("notification is not a valid document: {0}")]
+    Xml(#[from] XmlError),
+    #[error("notification signature: {0}")]
+    Signature(#[from] SignError),
+    #[error("notification: {0}")]
+    Message(#[from] MessageError),
+}
 
 /// WeChat's notification that a payment finished (successfully or not).
 /// Parsing it proves nothing: verify the signature over the raw map first.
@@ -38,6 +50,20 @@ pub enum PayResult {
 }
 
 impl PayNotification {
+    /// Parses a raw notification body and believes it only after its
+    /// signature verifies over every field with `sign_type` (the order's).
+    /// Returns the verified map too, for the notification log.
+    pub fn parse_verified(
+        raw: &[u8],
+        key: &ApiKey,
+        sign_type: SignType,
+    ) -> Result<(Self, FieldMap), NotificationError> {
+        let map = FieldMap::from_xml(raw)?;
+        verify(&map, key, sign_type)?;
+        let notification = Self::from_fields(&map)?;
+        Ok((notification, map))
+    }
+
     pub fn from_fields(map: &FieldMap) -> Result<Self, MessageError> {
         let f = Fields(map);
         f.literal("return_code", "SUCCESS")?;
@@ -222,6 +248,36 @@ mod tests {
                 time_end: "20240101120000".into(),
             }
         );
+    }
+
+    #[test]
+    fn parse_verified_checks_in_order() {
+        let key = ApiKey::parse("192006250b4c09247ec02edce69f6a2d").unwrap();
+        let (n, map) =
+            PayNotification::parse_verified(tv7a_xml().as_bytes(), &key, SignType::Md5).unwrap();
+        assert_eq!(map.get("sign"), Some("04A58B1F2AB4FA5DC5C8B79503120A91"));
+        assert!(matches!(n.result, PayResult::Paid { .. }));
+        assert!(matches!(
+            PayNotification::parse_verified(b"<xml><a>", &key, SignType::Md5),
+            Err(NotificationError::Xml(_))
+        ));
+        assert_eq!(
+            PayNotification::parse_verified(tv7a_xml().as_bytes(), &key, SignType::HmacSha256),
+            Err(NotificationError::Signature(SignError::Mismatch))
+        );
+        // Signed but incomplete: the signature passes, the message does not.
+        let mut fields: FieldMap = [("return_code", "SUCCESS"), ("result_code", "SUCCESS")]
+            .into_iter()
+            .collect();
+        sign_fields(&mut fields, &key, SignType::Md5);
+        assert!(matches!(
+            PayNotification::parse_verified(
+                fields.to_xml().unwrap().as_bytes(),
+                &key,
+                SignType::Md5
+            ),
+            Err(NotificationError::Message(MessageError::Missing { .. }))
+        ));
     }
 
     #[test]
