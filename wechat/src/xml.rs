@@ -40,6 +40,8 @@ pub enum XmlError {
     InvalidFieldName { name: String },
     #[error("field <{field}> contains a character XML cannot carry")]
     InvalidChar { field: String },
+    #[error("field <{field}> contains a comment")]
+    CommentInField { field: String },
     #[error("text outside any field")]
     UnexpectedText,
     #[error("unknown entity &{0};")]
@@ -216,8 +218,17 @@ fn syntax(e: impl std::fmt::Display) -> XmlError {
     XmlError::Syntax(e.to_string())
 }
 
+/// An element's name for an error message (cut short: it is untrusted).
 fn name_of(raw: &[u8]) -> String {
     String::from_utf8_lossy(raw).chars().take(64).collect()
+}
+
+/// A field's name, checked whole before anything is cut.
+fn field_name(raw: &[u8]) -> Result<String, XmlError> {
+    let name =
+        std::str::from_utf8(raw).map_err(|_| XmlError::InvalidFieldName { name: name_of(raw) })?;
+    check_name(name)?;
+    Ok(name.to_owned())
 }
 
 /// Where the reader stands in the one shape we accept.
@@ -237,13 +248,24 @@ fn parse(text: &str, root: &str) -> Result<FieldMap, XmlError> {
 
     let mut map = FieldMap::new();
     let mut state = State::BeforeRoot;
+    // The XML declaration may only come first.
+    let mut seen_anything = false;
     loop {
         let event = reader.read_event().map_err(syntax)?;
         state = match (state, event) {
             (_, Event::DocType(_)) => return Err(XmlError::Doctype),
             (_, Event::PI(_)) => return Err(XmlError::ProcessingInstruction),
-            (s, Event::Comment(_)) => s,
-            (State::BeforeRoot, Event::Decl(decl)) => {
+            // A comment inside a value would be invisible to us and maybe
+            // not to the next parser; WeChat never sends one.
+            (State::InField { name, .. }, Event::Comment(_)) => {
+                return Err(XmlError::CommentInField { field: name });
+            }
+            (s, Event::Comment(_)) => {
+                seen_anything = true;
+                s
+            }
+            (State::BeforeRoot, Event::Decl(decl)) if !seen_anything => {
+                seen_anything = true;
                 if let Some(encoding) = decl.encoding() {
                     let encoding = encoding.map_err(syntax)?;
                     if !encoding.eq_ignore_ascii_case(b"utf-8") {
@@ -252,7 +274,9 @@ fn parse(text: &str, root: &str) -> Result<FieldMap, XmlError> {
                 }
                 State::BeforeRoot
             }
-            (_, Event::Decl(_)) => return Err(syntax("XML declaration after the start")),
+            (_, Event::Decl(_)) => {
+                return Err(syntax("the XML declaration must come first, once"));
+            }
             (State::BeforeRoot, Event::Start(e)) => {
                 let found = name_of(e.name().as_ref());
                 if found != root {
@@ -267,8 +291,7 @@ fn parse(text: &str, root: &str) -> Result<FieldMap, XmlError> {
                 State::InRoot
             }
             (State::InRoot, Event::Start(e)) => {
-                let name = name_of(e.name().as_ref());
-                check_name(&name)?;
+                let name = field_name(e.name().as_ref())?;
                 if e.attributes().next().is_some() {
                     return Err(XmlError::Attributes { element: name });
                 }
@@ -317,6 +340,7 @@ fn parse(text: &str, root: &str) -> Result<FieldMap, XmlError> {
                 State::InField { name, value }
             }
             (s @ (State::BeforeRoot | State::InRoot | State::AfterRoot), Event::Text(t)) => {
+                seen_anything = true;
                 if !t.iter().all(u8::is_ascii_whitespace) {
                     return Err(match s {
                         State::AfterRoot => XmlError::TrailingContent,
@@ -503,6 +527,36 @@ mod tests {
         assert!(matches!(
             parse("not xml at all"),
             Err(XmlError::UnexpectedText | XmlError::Syntax(_))
+        ));
+    }
+
+    #[test]
+    fn refuses_long_names_whole_not_cut() {
+        let long = "a".repeat(70);
+        assert!(matches!(
+            parse(&format!("<xml><{long}>1</{long}></xml>")),
+            Err(XmlError::InvalidFieldName { .. })
+        ));
+        let at_limit = "a".repeat(64);
+        assert!(parse(&format!("<xml><{at_limit}>1</{at_limit}></xml>")).is_ok());
+    }
+
+    #[test]
+    fn refuses_comments_in_values_and_late_declarations() {
+        assert_eq!(
+            parse("<xml><total_fee>1<!--x-->00</total_fee></xml>"),
+            Err(XmlError::CommentInField {
+                field: "total_fee".into()
+            })
+        );
+        assert!(parse("<xml><!-- fine here --><a>1</a></xml>").is_ok());
+        assert!(matches!(
+            parse("<?xml version=\"1.0\"?><?xml version=\"1.0\"?><xml></xml>"),
+            Err(XmlError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse("<!-- c --><?xml version=\"1.0\"?><xml></xml>"),
+            Err(XmlError::Syntax(_))
         ));
     }
 

@@ -387,7 +387,25 @@ async fn closeorder_success_and_orderpaid() {
     .await;
     let err = setup.client.close_order(&no).await.unwrap_err();
     assert_eq!(err.wechat_code().as_deref(), Some("ORDERPAID"));
-    assert_eq!(err.certainty(), Certainty::Definite);
+    assert!(err.order_already_paid());
+    assert_eq!(
+        err.certainty(),
+        Certainty::Unknown,
+        "paid: confirm, never close"
+    );
+
+    let setup = pay_server(SignType::Md5, |_, _| {
+        signed::<CloseOrderSuccess>(
+            Reply::ResultFail {
+                err_code: "ORDERCLOSED".into(),
+                err_code_des: "订单已关闭".into(),
+            },
+            SignType::Md5,
+            &key(),
+        )
+    })
+    .await;
+    setup.client.close_order(&no).await.unwrap();
 }
 
 fn new_transfer() -> NewTransfer {
@@ -397,6 +415,7 @@ fn new_transfer() -> NewTransfer {
         amount: AmountFen::positive(12_345).unwrap(),
         desc: "minipay withdrawal".into(),
         re_user_name: None,
+        spbill_create_ip: Some("10.0.0.1".parse().unwrap()),
     }
 }
 
@@ -406,6 +425,7 @@ async fn transfers_accept_wechats_unsigned_reply_and_verify_a_signed_one() {
         assert_eq!(path, "/mmpaymkttransfers/promotion/transfers");
         assert_eq!(request.get("mch_appid"), Some(APPID));
         assert_eq!(request.get("amount"), Some("12345"));
+        assert_eq!(request.get("spbill_create_ip"), Some("10.0.0.1"));
         let reply = Reply::Success(TransferSuccess {
             mch_appid: APPID.into(),
             mchid: MCH_ID.into(),
@@ -454,12 +474,12 @@ async fn gettransferinfo_reports_a_failed_transfer() {
                 mch_id: MCH_ID.into(),
                 partner_trade_no: PartnerTradeNo::parse(request.get("partner_trade_no").unwrap())
                     .unwrap(),
-                detail_id: "1000000000201503283103439304".into(),
+                detail_id: Some("1000000000201503283103439304".into()),
                 status: TransferStatus::Failed,
                 reason: Some("OPENID_ERROR".into()),
-                openid: "oMerchantPayout".into(),
-                payment_amount: AmountFen::positive(12_345).unwrap(),
-                transfer_time: "2015-04-21 20:00:00".into(),
+                openid: Some("oMerchantPayout".into()),
+                payment_amount: Some(AmountFen::positive(12_345).unwrap()),
+                transfer_time: Some("2015-04-21 20:00:00".into()),
                 payment_time: None,
                 desc: None,
             }),

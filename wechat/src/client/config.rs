@@ -98,18 +98,18 @@ impl WechatConfig {
 
 /// An http(s) URL with no query or fragment; a trailing slash is dropped so
 /// paths join the same way whichever form was configured.
+///
+/// Errors never repeat the text: a URL may carry credentials.
 pub fn parse_base_url(text: &str) -> Result<Url, String> {
-    let mut url = Url::parse(text).map_err(|e| format!("not a URL ({e}): {text:?}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("must be http or https: {text:?}"));
-    }
-    if url.query().is_some() || url.fragment().is_some() || url.cannot_be_a_base() {
-        return Err(format!(
-            "must be a plain base URL without query or fragment: {text:?}"
-        ));
-    }
+    let mut url = Url::parse(text).map_err(|e| format!("is not a URL ({e})"))?;
     if !url.username().is_empty() || url.password().is_some() {
         return Err("must not carry credentials".into());
+    }
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("must be http or https, not {}", url.scheme()));
+    }
+    if url.query().is_some() || url.fragment().is_some() || url.cannot_be_a_base() {
+        return Err("must be a plain base URL without query or fragment".into());
     }
     let path = url.path().trim_end_matches('/').to_owned();
     url.set_path(&path);
@@ -184,6 +184,18 @@ mod tests {
             if variable == "MINIPAY_WECHAT_PAY_KEY" {
                 assert!(!err.to_string().contains("too-short-key"));
             }
+        }
+    }
+
+    #[test]
+    fn url_errors_do_not_echo_credentials() {
+        for text in [
+            "ftp://user:hunter2@host",
+            "http://user:hunter2@host/?a=1",
+            "http://u:hunter2@h",
+        ] {
+            let err = parse_base_url(text).unwrap_err();
+            assert!(!err.contains("hunter2"), "{err}");
         }
     }
 }

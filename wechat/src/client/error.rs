@@ -42,9 +42,10 @@ pub enum Certainty {
     /// WeChat answered, and the answer is believable: the call did not do
     /// what was asked (and will not, unless retried).
     Definite,
-    /// No believable answer (timeout, 5xx, SYSTEMERROR, a reply that fails
-    /// verification): the call may or may not have taken effect. Find out by
-    /// querying with the same id; never switch to a new one.
+    /// No believable final answer (timeout, 5xx, SYSTEMERROR, a reply that
+    /// fails verification, an unsigned transfer refusal, ORDERPAID): the
+    /// money may or may not have moved. Find out by querying with the same
+    /// id; never switch to a new one.
     Unknown,
 }
 
@@ -86,21 +87,11 @@ pub struct WechatError {
     pub kind: ErrorKind,
 }
 
-/// Transfer codes for which WeChat says "retry with the original
-/// partner_trade_no": this attempt was refused, a later one may pass.
-const TRANSFER_RETRY_ORIGINAL: &[&str] = &[
-    "NOTENOUGH",
-    "NAME_MISMATCH",
-    "SIGN_ERROR",
-    "FREQ_LIMIT",
-    "MONEY_LIMIT",
-    "CA_ERROR",
-    "V2_ACCOUNT_SIMPLE_BAN",
-    "PARAM_IS_NOT_UTF8",
-    "SENDNUM_LIMIT",
-];
-
-/// Transfer codes that refuse the request for good.
+/// Transfer codes that will refuse the same request again, so retrying it
+/// cannot help (it stays safe: the number is idempotent). For every other
+/// code, including those WeChat lists as "retry with the original
+/// partner_trade_no" (NOTENOUGH, FREQ_LIMIT, SENDNUM_LIMIT, …) and codes not
+/// known here, a retry with the same number may pass.
 const TRANSFER_FINAL: &[&str] = &["NO_AUTH", "AMOUNT_LIMIT", "PARAM_ERROR", "OPENID_ERROR"];
 
 impl WechatError {
@@ -118,22 +109,21 @@ impl WechatError {
             | ErrorKind::BadSignature(_)
             | ErrorKind::ForeignReply { .. } => Unknown,
             ErrorKind::InvalidRequest(_) => Definite,
-            // Transfers' refusals are not signed (WeChat relies on the client
-            // certificate), and the rule is never to abandon a sent number on
-            // a refusal the query has not confirmed.
-            ErrorKind::ReturnFail { .. } if self.api.moves_money_by_id() => Unknown,
+            // Transfer refusals are unsigned (WeChat relies on the client
+            // certificate) and a refusal can follow an earlier attempt with
+            // the same number that went through: a number once sent is never
+            // given up until gettransferinfo reports FAILED.
+            ErrorKind::ReturnFail { .. } | ErrorKind::Refused { .. }
+                if self.api.moves_money_by_id() =>
+            {
+                Unknown
+            }
             ErrorKind::ReturnFail { .. } => Definite,
-            ErrorKind::Refused { err_code, .. } => match (self.api, err_code.as_str()) {
-                (_, "SYSTEMERROR" | "BIZERR_NEED_RETRY") => Unknown,
-                // NOT_FOUND may mean "still processing".
-                (Api::GetTransferInfo, "NOT_FOUND") => Unknown,
-                (Api::Transfers, code)
-                    if TRANSFER_RETRY_ORIGINAL.contains(&code)
-                        || TRANSFER_FINAL.contains(&code) =>
-                {
-                    Definite
-                }
-                (Api::Transfers | Api::GetTransferInfo, _) => Unknown,
+            ErrorKind::Refused { err_code, .. } => match err_code.as_str() {
+                "SYSTEMERROR" | "BIZERR_NEED_RETRY" => Unknown,
+                // "Already paid" and "number used" say nothing about whether
+                // the money moved: confirm with orderquery before acting.
+                "ORDERPAID" | "OUT_TRADE_NO_USED" => Unknown,
                 _ => Definite,
             },
             ErrorKind::Login { errcode: -1, .. } => Unknown,
@@ -146,16 +136,22 @@ impl WechatError {
     pub fn retry_with_same_id(&self) -> bool {
         match &self.kind {
             ErrorKind::InvalidRequest(_) => false,
-            ErrorKind::Refused { err_code, .. }
-                if self.api == Api::Transfers
-                    && TRANSFER_RETRY_ORIGINAL.contains(&err_code.as_str()) =>
-            {
-                true
-            }
+            ErrorKind::Refused { err_code, .. } => match (self.api, err_code.as_str()) {
+                (Api::Transfers, code) => !TRANSFER_FINAL.contains(&code),
+                (_, "SYSTEMERROR" | "BIZERR_NEED_RETRY") => true,
+                (Api::GetTransferInfo, "NOT_FOUND") => true,
+                _ => false,
+            },
             // 45011: the minute's quota is spent; the next minute may pass.
             ErrorKind::Login { errcode: 45011, .. } => true,
             _ => self.certainty() == Certainty::Unknown,
         }
+    }
+
+    /// WeChat says the order is already paid (`ORDERPAID`): the caller must
+    /// treat it as paid and confirm with orderquery, never close it.
+    pub fn order_already_paid(&self) -> bool {
+        matches!(&self.kind, ErrorKind::Refused { err_code, .. } if err_code == "ORDERPAID")
     }
 
     /// WeChat's own code, when it gave one (`err_code` or code2session's
@@ -203,10 +199,10 @@ mod tests {
     #[test]
     fn business_refusals_are_definite() {
         for code in [
-            "ORDERPAID",
-            "OUT_TRADE_NO_USED",
             "INVALID_REQUEST",
             "SIGNERROR",
+            "ORDERCLOSED",
+            "ORDERNOTEXIST",
         ] {
             let e = refused(Api::UnifiedOrder, code);
             assert_eq!(e.certainty(), Certainty::Definite, "{code}");
@@ -222,17 +218,37 @@ mod tests {
     }
 
     #[test]
-    fn transfers_never_give_up_a_number_lightly() {
-        let e = refused(Api::Transfers, "NOTENOUGH");
-        assert_eq!(e.certainty(), Certainty::Definite);
-        assert!(e.retry_with_same_id());
-        let e = refused(Api::Transfers, "OPENID_ERROR");
-        assert_eq!(e.certainty(), Certainty::Definite);
+    fn already_paid_and_number_used_need_a_query() {
+        for api in [Api::UnifiedOrder, Api::CloseOrder] {
+            let e = refused(api, "ORDERPAID");
+            assert_eq!(e.certainty(), Certainty::Unknown);
+            assert!(e.order_already_paid());
+            assert!(!e.retry_with_same_id());
+        }
+        let e = refused(Api::UnifiedOrder, "OUT_TRADE_NO_USED");
+        assert_eq!(e.certainty(), Certainty::Unknown);
+        assert!(!e.order_already_paid());
         assert!(!e.retry_with_same_id());
-        for code in ["SYSTEMERROR", "SEND_FAILED", "SOMETHING_NEW"] {
+    }
+
+    #[test]
+    fn transfers_never_give_up_a_number_on_a_refusal() {
+        for code in [
+            "NOTENOUGH",
+            "MONEY_LIMIT",
+            "SENDNUM_LIMIT",
+            "SYSTEMERROR",
+            "SEND_FAILED",
+            "SOMETHING_NEW",
+        ] {
             let e = refused(Api::Transfers, code);
             assert_eq!(e.certainty(), Certainty::Unknown, "{code}");
             assert!(e.retry_with_same_id(), "{code}");
+        }
+        for code in ["OPENID_ERROR", "NO_AUTH", "PARAM_ERROR", "AMOUNT_LIMIT"] {
+            let e = refused(Api::Transfers, code);
+            assert_eq!(e.certainty(), Certainty::Unknown, "{code}");
+            assert!(!e.retry_with_same_id(), "{code}");
         }
         let e = WechatError::new(
             Api::Transfers,
@@ -243,6 +259,7 @@ mod tests {
         assert_eq!(e.certainty(), Certainty::Unknown);
         let e = refused(Api::GetTransferInfo, "NOT_FOUND");
         assert_eq!(e.certainty(), Certainty::Unknown);
+        assert!(e.retry_with_same_id());
     }
 
     #[test]

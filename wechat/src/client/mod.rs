@@ -59,6 +59,9 @@ pub struct NewTransfer {
     pub amount: AmountFen,
     pub desc: String,
     pub re_user_name: Option<String>,
+    /// The server's IP as registered with WeChat, when the merchant's
+    /// account requires it.
+    pub spbill_create_ip: Option<IpAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -213,8 +216,9 @@ impl WechatClient {
         Ok(reply)
     }
 
-    /// Closes an unpaid order. WeChat refuses within 5 minutes of ordering;
-    /// `ORDERPAID` and `ORDERCLOSED` come back as definite refusals.
+    /// Closes an unpaid order. WeChat refuses within 5 minutes of ordering.
+    /// An order already closed is what was asked for: `Ok`. `ORDERPAID`
+    /// comes back as an error with [`WechatError::order_already_paid`].
     #[tracing::instrument(skip_all, name = "wechat.closeorder", fields(out_trade_no = %out_trade_no))]
     pub async fn close_order(&self, out_trade_no: &OutTradeNo) -> Result<(), WechatError> {
         let request = CloseOrderRequest {
@@ -223,15 +227,20 @@ impl WechatClient {
             sign_type: self.cfg.sign_type,
             out_trade_no: out_trade_no.clone(),
         };
-        let reply: CloseOrderSuccess = self
+        let result: Result<CloseOrderSuccess, WechatError> = self
             .call(
                 Api::CloseOrder,
                 "pay/closeorder",
                 request.to_fields(),
                 self.cfg.sign_type,
             )
-            .await?;
-        self.check_ids(Api::CloseOrder, &reply.appid, &reply.mch_id)
+            .await;
+        match result {
+            Ok(reply) => self.check_ids(Api::CloseOrder, &reply.appid, &reply.mch_id),
+            // Verified like every reply: already closed is what was asked.
+            Err(e) if e.wechat_code().as_deref() == Some("ORDERCLOSED") => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Pays `amount` to a user's change. Idempotent on partner_trade_no: on an
@@ -247,7 +256,7 @@ impl WechatClient {
             re_user_name: transfer.re_user_name.clone(),
             amount: transfer.amount,
             desc: transfer.desc.clone(),
-            spbill_create_ip: None,
+            spbill_create_ip: transfer.spbill_create_ip,
         };
         let reply: TransferSuccess = self
             .call(

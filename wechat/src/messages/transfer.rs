@@ -173,34 +173,42 @@ impl FromStr for TransferStatus {
     }
 }
 
-/// An answered gettransferinfo: the authoritative state of a transfer.
+/// An answered gettransferinfo: the authoritative state of a transfer. Only
+/// what identifies it and its status are required, so that a FAILED or
+/// PROCESSING answer with fewer fields can still be read; a SUCCESS must
+/// name the amount paid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransferInfo {
     pub appid: String,
     pub mch_id: String,
     pub partner_trade_no: PartnerTradeNo,
-    pub detail_id: String,
+    pub detail_id: Option<String>,
     pub status: TransferStatus,
     pub reason: Option<String>,
-    pub openid: String,
-    pub payment_amount: AmountFen,
-    pub transfer_time: String,
+    pub openid: Option<String>,
+    pub payment_amount: Option<AmountFen>,
+    pub transfer_time: Option<String>,
     pub payment_time: Option<String>,
     pub desc: Option<String>,
 }
 
 impl ReplyBody for TransferInfo {
     fn read(f: Fields<'_>) -> Result<Self, MessageError> {
+        let status: TransferStatus = f.parse("status")?;
+        let payment_amount = match status {
+            TransferStatus::Success => Some(f.parse("payment_amount")?),
+            _ => f.opt_parse("payment_amount")?,
+        };
         Ok(Self {
             appid: f.string("appid")?,
             mch_id: f.string("mch_id")?,
             partner_trade_no: f.parse("partner_trade_no")?,
-            detail_id: f.string("detail_id")?,
-            status: f.parse("status")?,
+            detail_id: f.opt_string("detail_id"),
+            status,
             reason: f.opt_string("reason"),
-            openid: f.string("openid")?,
-            payment_amount: f.parse("payment_amount")?,
-            transfer_time: f.string("transfer_time")?,
+            openid: f.opt_string("openid"),
+            payment_amount,
+            transfer_time: f.opt_string("transfer_time"),
             payment_time: f.opt_string("payment_time"),
             desc: f.opt_string("desc"),
         })
@@ -210,12 +218,12 @@ impl ReplyBody for TransferInfo {
         out.set("appid", self.appid.as_str())
             .set("mch_id", self.mch_id.as_str())
             .set("partner_trade_no", self.partner_trade_no.as_str())
-            .set("detail_id", self.detail_id.as_str())
+            .set_opt("detail_id", self.detail_id.as_deref())
             .set("status", self.status.as_str())
             .set_opt("reason", self.reason.as_deref())
-            .set("openid", self.openid.as_str())
-            .set("payment_amount", self.payment_amount.to_string())
-            .set("transfer_time", self.transfer_time.as_str())
+            .set_opt("openid", self.openid.as_deref())
+            .set_opt("payment_amount", self.payment_amount.map(|a| a.to_string()))
+            .set_opt("transfer_time", self.transfer_time.as_deref())
             .set_opt("payment_time", self.payment_time.as_deref())
             .set_opt("desc", self.desc.as_deref());
     }
@@ -286,12 +294,12 @@ mod tests {
             appid: "wx1".into(),
             mch_id: "m1".into(),
             partner_trade_no: PartnerTradeNo::parse("W1").unwrap(),
-            detail_id: "1000000000201503283103439304".into(),
+            detail_id: Some("1000000000201503283103439304".into()),
             status: TransferStatus::Failed,
             reason: Some("OPENID_ERROR".into()),
-            openid: "o1".into(),
-            payment_amount: AmountFen::positive(100).unwrap(),
-            transfer_time: "2015-04-21 20:00:00".into(),
+            openid: None,
+            payment_amount: None,
+            transfer_time: Some("2015-04-21 20:00:00".into()),
             payment_time: None,
             desc: None,
         });
@@ -306,6 +314,14 @@ mod tests {
             Ok(req)
         );
         let mut fields = info.to_fields();
+        fields.set("status", "SUCCESS");
+        assert_eq!(
+            Reply::<TransferInfo>::from_fields(&fields),
+            Err(MessageError::Missing {
+                field: "payment_amount"
+            }),
+            "a success must say how much was paid"
+        );
         fields.set("status", "MAYBE");
         assert!(matches!(
             Reply::<TransferInfo>::from_fields(&fields),
