@@ -87,6 +87,7 @@ fn config(base: &str, sign_type: SignType, timeout: Duration) -> WechatConfig {
         api_base: parse_base_url(base).unwrap(),
         pay_base: parse_base_url(base).unwrap(),
         timeout,
+        client_identity: None,
     }
 }
 

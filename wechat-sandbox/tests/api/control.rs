@@ -106,3 +106,49 @@ async fn serve_returns_when_shut_down() {
     let result = tokio::time::timeout(Duration::from_secs(5), server).await;
     assert!(matches!(result, Ok(Ok(Ok(())))), "{result:?}");
 }
+
+#[tokio::test]
+async fn latency_faults_reach_every_pay_endpoint() {
+    use common::{AmountFen, OutTradeNo, PartnerTradeNo};
+    use wechat::SignType;
+    use wechat::client::{Certainty, ErrorKind, NewTransfer};
+
+    let sandbox = spawn_sandbox().await;
+    sandbox
+        .set_faults(json!({"latency_ms": {
+            "unifiedorder": 800, "orderquery": 800, "closeorder": 800,
+            "transfers": 800, "gettransferinfo": 800
+        }}))
+        .await;
+    let client = sandbox.client_with(SignType::Md5, Duration::from_millis(150), |_| {});
+    let no: OutTradeNo = "ORDER_LATENCY1".parse().unwrap();
+    let partner: PartnerTradeNo = "W9".parse().unwrap();
+    let errors = [
+        client
+            .unified_order(&crate::helpers::order(
+                no.as_str(),
+                1,
+                "http://127.0.0.1:9/n",
+            ))
+            .await
+            .unwrap_err(),
+        client.order_query(&no).await.unwrap_err(),
+        client.close_order(&no).await.unwrap_err(),
+        client
+            .transfer(&NewTransfer {
+                partner_trade_no: partner.clone(),
+                openid: "o1".into(),
+                amount: AmountFen::positive(1).unwrap(),
+                desc: "x".into(),
+                re_user_name: None,
+                spbill_create_ip: None,
+            })
+            .await
+            .unwrap_err(),
+        client.transfer_info(&partner).await.unwrap_err(),
+    ];
+    for err in errors {
+        assert_eq!(err.kind, ErrorKind::Timeout, "{err}");
+        assert_eq!(err.certainty(), Certainty::Unknown);
+    }
+}

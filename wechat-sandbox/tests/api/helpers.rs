@@ -80,6 +80,7 @@ impl TestSandbox {
             api_base: parse_base_url(&self.base).unwrap(),
             pay_base: parse_base_url(&self.base).unwrap(),
             timeout,
+            client_identity: None,
         };
         adjust(&mut cfg);
         WechatClient::new(cfg).unwrap()

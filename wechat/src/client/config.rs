@@ -25,6 +25,10 @@ pub struct WechatConfig {
     pub pay_base: Url,
     /// The whole call, connect to last byte.
     pub timeout: Duration,
+    /// The merchant API certificate (apiclient_cert.pem + apiclient_key.pem)
+    /// that WeChat demands for transfers and gettransferinfo. The simulator
+    /// does not ask for one.
+    pub client_identity: Option<reqwest::Identity>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,8 +96,59 @@ impl WechatConfig {
             api_base: url("MINIPAY_WECHAT_API_BASE", WECHAT_API_BASE)?,
             pay_base: url("MINIPAY_WECHAT_PAY_BASE", WECHAT_PAY_BASE)?,
             timeout,
+            client_identity: client_identity(
+                lookup("MINIPAY_WECHAT_CLIENT_CERT").filter(|v| !v.is_empty()),
+                lookup("MINIPAY_WECHAT_CLIENT_KEY").filter(|v| !v.is_empty()),
+            )?,
         })
     }
+}
+
+/// Reads the certificate and key PEM files into one identity. Both or
+/// neither; errors name the file's variable, never its content.
+fn client_identity(
+    cert: Option<String>,
+    key: Option<String>,
+) -> Result<Option<reqwest::Identity>, ConfigError> {
+    let read = |variable: &'static str, path: &str| {
+        std::fs::read(path).map_err(|e| ConfigError {
+            variable,
+            reason: format!("cannot read {path:?}: {e}"),
+        })
+    };
+    let (cert_path, key_path) = match (cert, key) {
+        (None, None) => return Ok(None),
+        (Some(cert), Some(key)) => (cert, key),
+        (Some(_), None) => {
+            return Err(ConfigError {
+                variable: "MINIPAY_WECHAT_CLIENT_KEY",
+                reason: "is required when MINIPAY_WECHAT_CLIENT_CERT is set".into(),
+            });
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError {
+                variable: "MINIPAY_WECHAT_CLIENT_CERT",
+                reason: "is required when MINIPAY_WECHAT_CLIENT_KEY is set".into(),
+            });
+        }
+    };
+    let cert = read("MINIPAY_WECHAT_CLIENT_CERT", &cert_path)?;
+    if !cert.windows(17).any(|w| w == b"BEGIN CERTIFICATE") {
+        return Err(ConfigError {
+            variable: "MINIPAY_WECHAT_CLIENT_CERT",
+            reason: format!("{cert_path:?} holds no PEM certificate"),
+        });
+    }
+    let key = read("MINIPAY_WECHAT_CLIENT_KEY", &key_path)?;
+    let mut pem = cert;
+    pem.push(b'\n');
+    pem.extend_from_slice(&key);
+    let identity = reqwest::Identity::from_pem(&pem).map_err(|_| ConfigError {
+        variable: "MINIPAY_WECHAT_CLIENT_KEY",
+        reason: format!("{key_path:?} is not a PEM private key for the certificate"),
+    });
+    pem.fill(0);
+    identity.map(Some)
 }
 
 /// An http(s) URL with no query or fragment; a trailing slash is dropped so
@@ -184,6 +239,72 @@ mod tests {
             if variable == "MINIPAY_WECHAT_PAY_KEY" {
                 assert!(!err.to_string().contains("too-short-key"));
             }
+        }
+    }
+
+    fn data(name: &str) -> String {
+        format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    #[test]
+    fn the_client_certificate_is_read_from_both_files() {
+        let cert = data("test_client_cert.pem");
+        let key = data("test_client_key.pem");
+        let mut pairs = BASE.to_vec();
+        pairs.extend([
+            ("MINIPAY_WECHAT_CLIENT_CERT", cert.as_str()),
+            ("MINIPAY_WECHAT_CLIENT_KEY", key.as_str()),
+        ]);
+        let cfg = WechatConfig::from_lookup(env(&pairs)).unwrap();
+        assert!(cfg.client_identity.is_some());
+        assert!(!format!("{cfg:?}").contains("PRIVATE KEY"));
+        // And reqwest accepts it for a client.
+        crate::WechatClient::new(cfg).unwrap();
+    }
+
+    #[test]
+    fn a_half_configured_or_unreadable_certificate_is_refused() {
+        let cert = data("test_client_cert.pem");
+        let key = data("test_client_key.pem");
+        let missing = data("no_such_file.pem");
+        let tv5 = data("tv5_req_info.txt");
+        let cases: [(&[(&str, &str)], &str); 5] = [
+            (
+                &[("MINIPAY_WECHAT_CLIENT_CERT", &cert)],
+                "MINIPAY_WECHAT_CLIENT_KEY",
+            ),
+            (
+                &[("MINIPAY_WECHAT_CLIENT_KEY", &key)],
+                "MINIPAY_WECHAT_CLIENT_CERT",
+            ),
+            (
+                &[
+                    ("MINIPAY_WECHAT_CLIENT_CERT", &missing),
+                    ("MINIPAY_WECHAT_CLIENT_KEY", &key),
+                ],
+                "MINIPAY_WECHAT_CLIENT_CERT",
+            ),
+            (
+                &[
+                    ("MINIPAY_WECHAT_CLIENT_CERT", &key),
+                    ("MINIPAY_WECHAT_CLIENT_KEY", &key),
+                ],
+                "MINIPAY_WECHAT_CLIENT_CERT",
+            ),
+            (
+                &[
+                    ("MINIPAY_WECHAT_CLIENT_CERT", &cert),
+                    ("MINIPAY_WECHAT_CLIENT_KEY", &tv5),
+                ],
+                "MINIPAY_WECHAT_CLIENT_KEY",
+            ),
+        ];
+        for (extra, variable) in cases {
+            let mut pairs = BASE.to_vec();
+            pairs.extend_from_slice(extra);
+            let err = WechatConfig::from_lookup(env(&pairs)).unwrap_err();
+            assert_eq!(err.variable, variable, "{err}");
+            assert!(!err.to_string().contains("PRIVATE"), "{err}");
         }
     }
 

@@ -67,6 +67,9 @@ pub struct NewTransfer {
 #[derive(Debug, Clone)]
 pub struct WechatClient {
     http: reqwest::Client,
+    /// For the APIs that demand the merchant certificate (transfers); the
+    /// same as `http` when none is configured.
+    mtls: reqwest::Client,
     cfg: Arc<WechatConfig>,
 }
 
@@ -75,18 +78,29 @@ const MAX_JSON_REPLY_BYTES: usize = 16 * 1024;
 
 impl WechatClient {
     pub fn new(cfg: WechatConfig) -> Result<Self, WechatError> {
-        let http = reqwest::Client::builder()
-            .timeout(cfg.timeout)
-            .connect_timeout(cfg.timeout)
-            // A redirect would carry code2session's secret to another host.
-            .redirect(redirect::Policy::none())
-            .user_agent(concat!("minipay/", env!("CARGO_PKG_VERSION")))
+        let builder = || {
+            reqwest::Client::builder()
+                .timeout(cfg.timeout)
+                .connect_timeout(cfg.timeout)
+                // A redirect would carry code2session's secret to another host.
+                .redirect(redirect::Policy::none())
+                .user_agent(concat!("minipay/", env!("CARGO_PKG_VERSION")))
+        };
+        let build_error =
+            |api, e: reqwest::Error| WechatError::new(api, ErrorKind::InvalidRequest(describe(&e)));
+        let http = builder()
             .build()
-            .map_err(|e| {
-                WechatError::new(Api::Code2Session, ErrorKind::InvalidRequest(describe(&e)))
-            })?;
+            .map_err(|e| build_error(Api::Code2Session, e))?;
+        let mtls = match &cfg.client_identity {
+            None => http.clone(),
+            Some(identity) => builder()
+                .identity(identity.clone())
+                .build()
+                .map_err(|e| build_error(Api::Transfers, e))?,
+        };
         Ok(Self {
             http,
+            mtls,
             cfg: Arc::new(cfg),
         })
     }
@@ -347,8 +361,11 @@ impl WechatClient {
         let body = seal(fields, &self.cfg.api_key, sign_type)
             .map_err(|e| fail(ErrorKind::InvalidRequest(e.to_string())))?;
         tracing::debug!(api = api.as_str(), "calling WeChat");
-        let response = self
-            .http
+        let http = match api {
+            Api::Transfers | Api::GetTransferInfo => &self.mtls,
+            _ => &self.http,
+        };
+        let response = http
             .post(join(&self.cfg.pay_base, path))
             .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
             .body(body)
