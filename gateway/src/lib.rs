@@ -1,0 +1,64 @@
+//! minipay's only HTTP surface: the mini-program (and later merchant) routes,
+//! each parsed, forwarded to a gRPC service, and its answer mapped onto the
+//! `{"code","msg","data"}` envelope of `docs/http-api.md`. No business rule
+//! lives here.
+//!
+//! - [`config`]: [`GatewayConfig`], the gRPC clients and limits.
+//! - `envelope`: the JSON envelope every response is written in.
+//! - `error`: [`ApiError`], the one HTTP error type, and the single mapping
+//!   from a gRPC `Status` onto it.
+//! - `extract`: JSON bodies (field by field, so that `msg` names the field),
+//!   the mini-program token, the request id.
+//! - `middleware`: request ids (tower-http) and the access log.
+//! - `routes`: one module per area (`mini`, `ops`), merged by [`router`].
+
+pub mod config;
+mod envelope;
+mod error;
+mod extract;
+mod middleware;
+mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::GatewayConfig;
+pub use error::ApiError;
+
+/// Shared by every handler; cheap to clone.
+#[derive(Debug, Clone)]
+struct AppState(Arc<GatewayConfig>);
+
+/// Every route of the gateway, with its fallbacks and layers.
+pub fn router(cfg: GatewayConfig) -> Router {
+    let body_limit = cfg.body_limit;
+    let state = AppState(Arc::new(cfg));
+    let routes = Router::new()
+        .merge(routes::mini::routes())
+        .merge(routes::ops::routes())
+        .fallback(routes::not_found)
+        // After every route: it applies to the routes added so far.
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state);
+    middleware::wrap(routes)
+}
+
+/// Serves [`router`] on `listener` until `shutdown` is cancelled, then lets
+/// in-flight requests finish.
+pub async fn serve(
+    cfg: GatewayConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "gateway listening");
+    }
+    axum::serve(listener, router(cfg))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}

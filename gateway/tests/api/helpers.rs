@@ -1,0 +1,370 @@
+//! A scripted fake AuthService, the gateway in front of it, and a client.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::status::{Reason, with_reason};
+use gateway::GatewayConfig;
+use proto::auth::v1::auth_service_client::AuthServiceClient;
+use proto::auth::v1::auth_service_server::{AuthService, AuthServiceServer};
+use proto::auth::v1::{
+    DecryptUserDataRequest, DecryptUserDataResponse, LoginRequest, LoginResponse, LogoutRequest,
+    LogoutResponse, ReadinessRequest, ReadinessResponse, ResolveTokenRequest, ResolveTokenResponse,
+    User,
+};
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Endpoint;
+use tonic::transport::server::TcpIncoming;
+use tonic::{Code, Request, Response, Status};
+
+pub const GOOD_TOKEN: &str = "tok-good";
+pub const USED_CODE_MESSAGE: &str = "WeChat jscode2session: errcode 40163: code been used";
+
+/// One call the fake received, with the metadata the gateway sent.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub call: Call,
+    pub request_id: Option<String>,
+    pub grpc_timeout: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    Login(LoginRequest),
+    Decrypt(DecryptUserDataRequest),
+    Logout(LogoutRequest),
+    Readiness,
+}
+
+/// What Readiness answers.
+#[derive(Debug, Clone)]
+pub enum Readiness {
+    Deps(HashMap<String, String>),
+    Fail(Code, String),
+    Hang,
+}
+
+#[derive(Debug, Clone)]
+pub struct FakeAuth {
+    seen: Arc<Mutex<Vec<Seen>>>,
+    readiness: Arc<Mutex<Readiness>>,
+}
+
+impl FakeAuth {
+    fn new() -> Self {
+        let deps = HashMap::from([
+            ("sessions:redis".to_owned(), "ok".to_owned()),
+            ("users:sqlite".to_owned(), "ok".to_owned()),
+        ]);
+        Self {
+            seen: Arc::default(),
+            readiness: Arc::new(Mutex::new(Readiness::Deps(deps))),
+        }
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    pub fn last(&self) -> Seen {
+        self.seen().pop().expect("the fake saw no call")
+    }
+
+    pub fn set_readiness(&self, readiness: Readiness) {
+        *self.readiness.lock().unwrap() = readiness;
+    }
+
+    fn record<T>(&self, request: &Request<T>, call: Call) {
+        let get = |key: &str| {
+            request
+                .metadata()
+                .get(key)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        self.seen.lock().unwrap().push(Seen {
+            call,
+            request_id: get("x-request-id"),
+            grpc_timeout: get("grpc-timeout"),
+        });
+    }
+}
+
+pub fn good_user() -> User {
+    User {
+        openid: "o-openid-1".into(),
+        nick_name: "小明😀".into(),
+        avatar_url: "https://thirdwx.qlogo.cn/x/132".into(),
+        gender: 1,
+        city: "Guangzhou".into(),
+        province: "Guangdong".into(),
+        country: "China".into(),
+        language: "zh_CN".into(),
+    }
+}
+
+fn token_error(message: &str) -> Status {
+    with_reason(Status::unauthenticated(message), Reason::Token)
+}
+
+#[tonic::async_trait]
+impl AuthService for FakeAuth {
+    async fn login(
+        &self,
+        request: Request<LoginRequest>,
+    ) -> Result<Response<LoginResponse>, Status> {
+        self.record(&request, Call::Login(request.get_ref().clone()));
+        match request.get_ref().code.as_str() {
+            "good" => Ok(Response::new(LoginResponse {
+                token: GOOD_TOKEN.into(),
+                expires_in: 7200,
+            })),
+            "used" => Err(with_reason(
+                Status::failed_precondition(USED_CODE_MESSAGE),
+                Reason::Wechat,
+            )),
+            "quota" => Err(with_reason(
+                Status::unavailable(
+                    "WeChat jscode2session: errcode 45011: api minute-quota reach limit",
+                ),
+                Reason::Wechat,
+            )),
+            "" => Err(Status::invalid_argument("code must not be empty")),
+            "boom" => Err(Status::internal("redis password rejected")),
+            "limited" => Err(Status::resource_exhausted("too many logins")),
+            "missing" => Err(Status::not_found("no such thing")),
+            "conflict" => Err(Status::already_exists("already there")),
+            "aborted" => Err(Status::aborted("lost a race")),
+            "anon" => Err(Status::unauthenticated("who are you")),
+            "down" => Err(Status::unavailable("sessions:redis unavailable")),
+            "slow" => {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Err(Status::internal("too late"))
+            }
+            _ => Err(Status::invalid_argument("code is not a wx.login code")),
+        }
+    }
+
+    async fn resolve_token(
+        &self,
+        _: Request<ResolveTokenRequest>,
+    ) -> Result<Response<ResolveTokenResponse>, Status> {
+        Err(Status::unimplemented(
+            "the gateway's login routes never resolve",
+        ))
+    }
+
+    async fn decrypt_user_data(
+        &self,
+        request: Request<DecryptUserDataRequest>,
+    ) -> Result<Response<DecryptUserDataResponse>, Status> {
+        self.record(&request, Call::Decrypt(request.get_ref().clone()));
+        let r = request.get_ref();
+        if r.iv == "bad-iv" {
+            return Err(Status::invalid_argument("iv is not valid base64"));
+        }
+        match r.token.as_str() {
+            GOOD_TOKEN => Ok(Response::new(DecryptUserDataResponse {
+                user: Some(good_user()),
+            })),
+            "tok-stale" => Err(with_reason(
+                Status::invalid_argument("encryptedData does not decrypt: bad padding"),
+                Reason::SessionKey,
+            )),
+            "tok-nouser" => Ok(Response::new(DecryptUserDataResponse { user: None })),
+            _ => Err(token_error("token unknown or expired")),
+        }
+    }
+
+    async fn logout(
+        &self,
+        request: Request<LogoutRequest>,
+    ) -> Result<Response<LogoutResponse>, Status> {
+        self.record(&request, Call::Logout(request.get_ref().clone()));
+        if request.get_ref().token == GOOD_TOKEN {
+            Ok(Response::new(LogoutResponse {}))
+        } else {
+            Err(token_error("token unknown or expired"))
+        }
+    }
+
+    async fn readiness(
+        &self,
+        request: Request<ReadinessRequest>,
+    ) -> Result<Response<ReadinessResponse>, Status> {
+        self.record(&request, Call::Readiness);
+        let readiness = self.readiness.lock().unwrap().clone();
+        match readiness {
+            Readiness::Deps(dependencies) => Ok(Response::new(ReadinessResponse { dependencies })),
+            Readiness::Fail(code, message) => Err(Status::new(code, message)),
+            Readiness::Hang => {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Err(Status::internal("too late"))
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub fake: FakeAuth,
+    pub shutdown: CancellationToken,
+    pub gateway: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub struct Options {
+    /// Start the fake AuthService (otherwise its address refuses connections).
+    pub auth_up: bool,
+    pub deadline: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            auth_up: true,
+            deadline: Duration::from_secs(2),
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_auth_down() -> TestApp {
+    spawn_app_with(Options {
+        auth_up: false,
+        ..Options::default()
+    })
+    .await
+}
+
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    let shutdown = CancellationToken::new();
+    let fake = FakeAuth::new();
+
+    let auth_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let auth_addr: SocketAddr = auth_listener.local_addr().unwrap();
+    if options.auth_up {
+        let server = tonic::transport::Server::builder()
+            .add_service(AuthServiceServer::new(fake.clone()))
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(auth_listener),
+                shutdown.clone().cancelled_owned(),
+            );
+        tokio::spawn(server);
+    } else {
+        // Nothing listens there any more: connections are refused.
+        drop(auth_listener);
+    }
+
+    let channel = Endpoint::from_shared(format!("http://{auth_addr}"))
+        .unwrap()
+        .connect_timeout(Duration::from_secs(1))
+        .connect_lazy();
+    let cfg = GatewayConfig {
+        deadline: options.deadline,
+        ..GatewayConfig::new(AuthServiceClient::new(channel))
+    };
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let gateway = tokio::spawn(gateway::serve(cfg, listener, shutdown.clone()));
+
+    TestApp {
+        base: format!("http://{addr}"),
+        client: reqwest::Client::builder().no_proxy().build().unwrap(),
+        fake,
+        shutdown,
+        gateway: Some(gateway),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+}
+
+/// HTTP status, then the envelope; checks it has exactly code, msg and data.
+pub async fn envelope(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    assert!(
+        response.headers().contains_key("x-request-id"),
+        "no x-request-id on {status}"
+    );
+    let body: Value = response.json().await.unwrap();
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys.len(), 3, "{body}");
+    assert!(body["code"].is_u64(), "{body}");
+    assert!(body["msg"].is_string(), "{body}");
+    (status, body)
+}
+
+/// Success: HTTP 200, code 0, msg "ok"; returns `data`.
+pub async fn ok_data(response: reqwest::Response) -> Value {
+    let (status, body) = envelope(response).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["code"], 0, "{body}");
+    assert_eq!(body["msg"], "ok", "{body}");
+    body["data"].clone()
+}
+
+/// An error: the HTTP status, the code, `data` null, and `msg` containing
+/// each of `needles`. Returns `msg`.
+pub async fn assert_error(
+    response: reqwest::Response,
+    http: u16,
+    code: u64,
+    needles: &[&str],
+) -> String {
+    let (status, body) = envelope(response).await;
+    assert_eq!(status.as_u16(), http, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert!(body["data"].is_null(), "{body}");
+    let msg = body["msg"].as_str().unwrap().to_owned();
+    for needle in needles {
+        assert!(msg.contains(needle), "msg {msg:?} lacks {needle:?}");
+    }
+    msg
+}
