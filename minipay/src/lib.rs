@@ -154,7 +154,7 @@ pub async fn launch(
     let gateway = gateway::GatewayConfig {
         auth: proto_client(channel),
         deadline: config.grpc_deadline,
-        body_limit: 64 * 1024,
+        body_limit: gateway::config::DEFAULT_BODY_LIMIT,
     };
     let stop = shutdown.clone();
     tasks.spawn(async move {

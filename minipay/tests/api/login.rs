@@ -163,7 +163,9 @@ async fn bad_bodies_are_code_1_naming_the_field() {
     let long = stack
         .user_info(&openid, json!({"nickName": "名".repeat(256)}))
         .await;
-    let reply = stack.post("/getinfo/", getinfo_body(&long, None), Some(&token)).await;
+    let reply = stack
+        .post("/getinfo/", getinfo_body(&long, None), Some(&token))
+        .await;
     reply.assert_error(1, 400);
     assert!(reply.msg().contains("nickName"), "{}", reply.body);
 }
