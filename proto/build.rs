@@ -4,7 +4,11 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["proto/minipay/auth/v1/auth.proto"];
+    let files = [
+        "proto/minipay/auth/v1/auth.proto",
+        "proto/minipay/ledger/v1/ledger.proto",
+        "proto/minipay/payment/v1/payment.proto",
+    ];
     for file in files {
         println!("cargo:rerun-if-changed={file}");
     }

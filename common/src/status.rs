@@ -7,6 +7,10 @@ use tonic::metadata::MetadataValue;
 
 pub const REASON_KEY: &str = "x-minipay-reason";
 
+/// On a failed CreatePayment whose order was recorded: the order's number,
+/// which the gateway returns as `data.out_trade_no` with code 4.
+pub const OUT_TRADE_NO_KEY: &str = "x-minipay-out-trade-no";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
     /// Token missing, unknown or expired (envelope code 2).
@@ -44,6 +48,22 @@ pub fn with_reason(mut status: Status, reason: Reason) -> Status {
     status
 }
 
+/// Attaches the recorded order's number to a failed CreatePayment.
+pub fn with_out_trade_no(mut status: Status, out_trade_no: &str) -> Status {
+    if let Ok(value) = MetadataValue::try_from(out_trade_no) {
+        status.metadata_mut().insert(OUT_TRADE_NO_KEY, value);
+    }
+    status
+}
+
+pub fn out_trade_no(status: &Status) -> Option<String> {
+    status
+        .metadata()
+        .get(OUT_TRADE_NO_KEY)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 pub fn reason(status: &Status) -> Option<Reason> {
     status
         .metadata()
@@ -63,5 +83,7 @@ mod tests {
             assert_eq!(reason(&status), Some(r));
         }
         assert_eq!(reason(&Status::internal("x")), None);
+        let status = with_out_trade_no(Status::unavailable("x"), "2026120400000000012345ABCDEFGHJK");
+        assert_eq!(out_trade_no(&status).as_deref(), Some("2026120400000000012345ABCDEFGHJK"));
     }
 }

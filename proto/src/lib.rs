@@ -8,6 +8,18 @@ pub mod auth {
     }
 }
 
+pub mod ledger {
+    pub mod v1 {
+        tonic::include_proto!("minipay.ledger.v1");
+    }
+}
+
+pub mod payment {
+    pub mod v1 {
+        tonic::include_proto!("minipay.payment.v1");
+    }
+}
+
 /// Every service's descriptors, for tonic-reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/minipay_descriptor.bin"));
