@@ -83,7 +83,11 @@ mod tests {
             assert_eq!(reason(&status), Some(r));
         }
         assert_eq!(reason(&Status::internal("x")), None);
-        let status = with_out_trade_no(Status::unavailable("x"), "2026120400000000012345ABCDEFGHJK");
-        assert_eq!(out_trade_no(&status).as_deref(), Some("2026120400000000012345ABCDEFGHJK"));
+        let status =
+            with_out_trade_no(Status::unavailable("x"), "2026120400000000012345ABCDEFGHJK");
+        assert_eq!(
+            out_trade_no(&status).as_deref(),
+            Some("2026120400000000012345ABCDEFGHJK")
+        );
     }
 }
