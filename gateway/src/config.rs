@@ -2,32 +2,80 @@
 
 use std::time::Duration;
 
+use common::AmountFen;
+use ipnet::IpNet;
 use proto::auth::v1::auth_service_client::AuthServiceClient;
-use tonic::transport::Channel;
+use proto::ledger::v1::ledger_service_client::LedgerServiceClient;
+use proto::payment::v1::payment_service_client::PaymentServiceClient;
+use tonic::transport::{Channel, Endpoint};
 
 /// JSON bodies up to this size (`docs/http-api.md`: 64 KiB).
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
+/// WeChat's XML notification bodies up to this size (`docs/http-api.md`:
+/// 64 KiB, whatever `body_limit` says about JSON).
+pub const NOTIFY_BODY_LIMIT: usize = 64 * 1024;
+
 /// The longest a `/readyz` probe waits for a service.
 pub const READINESS_DEADLINE: Duration = Duration::from_secs(2);
+
+/// How long a lazy channel tries to connect before the call fails.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
     pub auth: AuthServiceClient<Channel>,
+    pub payment: PaymentServiceClient<Channel>,
+    pub ledger: LedgerServiceClient<Channel>,
     /// Deadline of each gRPC call (sent as `grpc-timeout`, enforced here too).
     pub deadline: Duration,
-    /// Largest accepted request body, in bytes.
+    /// Largest accepted JSON request body, in bytes.
     pub body_limit: usize,
+    /// Largest `money` accepted by `/pay/` (inclusive).
+    pub max_order_fen: AmountFen,
+    /// Peers whose `X-Forwarded-For` is believed for the client IP.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl GatewayConfig {
-    /// A config with the documented defaults: 5 s per call, 64 KiB bodies.
-    pub fn new(auth: AuthServiceClient<Channel>) -> Self {
+    /// A config with the documented defaults: 5 s per call, 64 KiB bodies,
+    /// no trusted proxies.
+    pub fn new(
+        auth: AuthServiceClient<Channel>,
+        payment: PaymentServiceClient<Channel>,
+        ledger: LedgerServiceClient<Channel>,
+        max_order_fen: AmountFen,
+    ) -> Self {
         Self {
             auth,
+            payment,
+            ledger,
             deadline: Duration::from_secs(5),
             body_limit: DEFAULT_BODY_LIMIT,
+            max_order_fen,
+            trusted_proxies: Vec::new(),
         }
+    }
+
+    /// Everything from the platform's configuration, with channels to
+    /// `auth_addr`, `payment_addr` and `ledger_addr` that connect on first
+    /// use (so the gateway starts before, and survives restarts of, the
+    /// services). Must run inside a Tokio runtime.
+    pub fn connect_lazy(config: &common::config::Config) -> Result<Self, tonic::transport::Error> {
+        let channel = |addr: std::net::SocketAddr| -> Result<Channel, tonic::transport::Error> {
+            Ok(Endpoint::from_shared(format!("http://{addr}"))?
+                .connect_timeout(CONNECT_TIMEOUT)
+                .connect_lazy())
+        };
+        Ok(Self {
+            auth: AuthServiceClient::new(channel(config.auth_addr)?),
+            payment: PaymentServiceClient::new(channel(config.payment_addr)?),
+            ledger: LedgerServiceClient::new(channel(config.ledger_addr)?),
+            deadline: config.grpc_deadline,
+            body_limit: DEFAULT_BODY_LIMIT,
+            max_order_fen: config.max_order_fen,
+            trusted_proxies: config.trusted_proxies.clone(),
+        })
     }
 
     /// `/readyz` probes are short: never longer than a normal call.

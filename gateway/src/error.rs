@@ -5,6 +5,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use common::status::Reason;
+use serde::Serialize;
 use tonic::Code;
 
 use crate::envelope::Envelope;
@@ -26,8 +27,13 @@ pub enum ApiError {
     #[error("{0}")]
     SessionKey(String),
     /// Code 4 / 502: WeChat refused or failed; the message carries its code.
-    #[error("{0}")]
-    Wechat(String),
+    /// When the failed call had recorded an order (CreatePayment), its number
+    /// is the response's `data` — the one error that carries data.
+    #[error("{message}")]
+    Wechat {
+        message: String,
+        out_trade_no: Option<String>,
+    },
     /// Code 5 / 404.
     #[error("{0}")]
     NotFound(String),
@@ -57,7 +63,7 @@ impl ApiError {
             ApiError::InvalidParam(_) | ApiError::MethodNotAllowed(_) => 1,
             ApiError::Token(_) => 2,
             ApiError::SessionKey(_) => 3,
-            ApiError::Wechat(_) => 4,
+            ApiError::Wechat { .. } => 4,
             ApiError::NotFound(_) => 5,
             ApiError::Conflict(_) => 6,
             ApiError::RateLimited(_) => 9,
@@ -72,7 +78,7 @@ impl ApiError {
             ApiError::InvalidParam(_) => StatusCode::BAD_REQUEST,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Token(_) | ApiError::SessionKey(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Wechat(_) => StatusCode::BAD_GATEWAY,
+            ApiError::Wechat { .. } => StatusCode::BAD_GATEWAY,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -84,7 +90,8 @@ impl ApiError {
 
     /// Maps a failed call to `dependency` (e.g. `"auth-service"`). Services
     /// say *why* with a reason tag (`common::status`), which wins over the
-    /// code; otherwise the code decides.
+    /// code; otherwise the code decides. A WeChat failure keeps the
+    /// `x-minipay-out-trade-no` the service attached (only CreatePayment does).
     pub(crate) fn from_status(
         dependency: &'static str,
         status: &tonic::Status,
@@ -95,7 +102,10 @@ impl ApiError {
             return match reason {
                 Reason::Token => ApiError::Token(message()),
                 Reason::SessionKey => ApiError::SessionKey(message()),
-                Reason::Wechat => ApiError::Wechat(message()),
+                Reason::Wechat => ApiError::Wechat {
+                    message: message(),
+                    out_trade_no: common::status::out_trade_no(status),
+                },
             };
         }
         match status.code() {
@@ -171,9 +181,23 @@ impl From<BytesRejection> for ApiError {
     }
 }
 
+/// `data` of a `/pay/` code 4: the order that stays CREATED.
+#[derive(Debug, Serialize)]
+struct RecordedOrder {
+    out_trade_no: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        Envelope::<()>::new(self.status(), self.code(), self.to_string(), None).into_response()
+        let (status, code, msg) = (self.status(), self.code(), self.to_string());
+        let data = match self {
+            ApiError::Wechat {
+                out_trade_no: Some(out_trade_no),
+                ..
+            } => Some(RecordedOrder { out_trade_no }),
+            _ => None,
+        };
+        Envelope::new(status, code, msg, data).into_response()
     }
 }
 
@@ -260,6 +284,26 @@ mod tests {
             e.to_string().starts_with("auth-service unavailable: "),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_wechat_failure_keeps_the_recorded_order() {
+        let status = common::status::with_out_trade_no(
+            with_reason(
+                Status::unavailable("WeChat unifiedorder: SYSTEMERROR"),
+                Reason::Wechat,
+            ),
+            "ORDER0000001",
+        );
+        let e = map(status);
+        assert_eq!((e.code(), e.status().as_u16()), (4, 502));
+        assert!(matches!(
+            &e,
+            ApiError::Wechat { out_trade_no: Some(no), .. } if no == "ORDER0000001"
+        ));
+        // Without the reason, the metadata alone means nothing.
+        let plain = common::status::with_out_trade_no(Status::not_found("m"), "ORDER0000001");
+        assert_eq!(map(plain).code(), 5);
     }
 
     #[test]

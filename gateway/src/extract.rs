@@ -1,12 +1,17 @@
-//! What handlers take from a request: a JSON object read field by field, the
-//! mini-program token, the request id.
+//! What handlers take from a request: a JSON object read field by field
+//! (amounts included), the mini-program token, the request id, the client IP.
+
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
+use common::AmountFen;
+use ipnet::IpNet;
 use serde_json::{Map, Value};
 
+use crate::AppState;
 use crate::error::ApiError;
 
 /// A JSON object body, whatever the content type (`wx.request` sends
@@ -49,6 +54,40 @@ impl JsonBody {
             Some(_) => Err(ApiError::InvalidParam(format!("{name} must be a string"))),
         }
     }
+
+    /// An amount of fen that must be present, written as a JSON integer
+    /// literal from 1 to `max` inclusive. `"1"`, `1.0`, `1e2`, `0`, `-1`,
+    /// `true`, `null` and numbers beyond `i64` are all refused, naming the field.
+    pub(crate) fn required_amount(
+        &self,
+        name: &str,
+        max: AmountFen,
+    ) -> Result<AmountFen, ApiError> {
+        let invalid = || {
+            ApiError::InvalidParam(format!(
+                "{name} must be a JSON integer of fen from 1 to {max}"
+            ))
+        };
+        let number = match self.0.get(name) {
+            None | Some(Value::Null) => {
+                return Err(ApiError::InvalidParam(format!("{name} is required")));
+            }
+            Some(Value::Number(number)) => number,
+            Some(_) => return Err(invalid()),
+        };
+        // Without serde_json's arbitrary_precision a float never claims to
+        // be an integer; with it, the literal text is what was sent. Either
+        // way `1.0` and `1e2` stop here.
+        let literal = number.to_string();
+        if !(number.is_i64() || number.is_u64()) || literal.contains(['.', 'e', 'E']) {
+            return Err(invalid());
+        }
+        let fen = number.as_i64().ok_or_else(invalid)?;
+        if fen > max.fen() {
+            return Err(invalid());
+        }
+        AmountFen::positive(fen).map_err(|_| invalid())
+    }
 }
 
 /// The mini-program token: `Authorization: Bearer <token>` when the header
@@ -68,6 +107,55 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The address to report as the payer's (`spbill_create_ip`): the socket
+/// peer, or — only when the peer is one of `trusted_proxies` — the first
+/// address of `X-Forwarded-For` (ignored when it does not parse).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+            // `router()` served without `into_make_service_with_connect_info`.
+            let request_id = crate::middleware::request_id(&parts.headers).to_owned();
+            tracing::error!(%request_id, "no peer address: serve the router with connect info");
+            return Err(ApiError::Internal { request_id });
+        };
+        Ok(ClientIp(client_ip(
+            peer.ip(),
+            &parts.headers,
+            &app.0.trusted_proxies,
+        )))
+    }
+}
+
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+
+pub(crate) fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[IpNet]) -> IpAddr {
+    let peer = peer.to_canonical();
+    if !trusted_proxies.iter().any(|net| net.contains(&peer)) {
+        return peer;
+    }
+    headers
+        .get(X_FORWARDED_FOR)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(forwarded_ip)
+        .unwrap_or(peer)
+}
+
+/// `1.2.3.4`, `2001:db8::1`, or either with a port (`1.2.3.4:80`, `[::1]:80`).
+fn forwarded_ip(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpAddr>()
+        .or_else(|_| entry.parse::<SocketAddr>().map(|a| a.ip()))
+        .ok()
+        .map(|ip| ip.to_canonical())
 }
 
 /// The request's id, as the request-id layer left it in the headers.
@@ -131,6 +219,109 @@ mod tests {
         assert_eq!(
             body(r#"{"rawData": null}"#).optional_str("rawData").ok(),
             Some(None)
+        );
+    }
+
+    #[test]
+    fn amounts_are_integer_literals_within_bounds() {
+        let max = AmountFen::positive(100).unwrap();
+        let amount = |json: &str| {
+            body(&format!(r#"{{"money": {json}}}"#))
+                .required_amount("money", max)
+                .map(AmountFen::fen)
+        };
+        assert_eq!(amount("1").ok(), Some(1));
+        assert_eq!(amount("100").ok(), Some(100));
+        assert_eq!(amount("-0").map_err(|e| e.code()).err(), Some(1));
+        for bad in [
+            "101",
+            "0",
+            "-1",
+            "1.0",
+            "1.5",
+            "1e2",
+            "1E2",
+            "1e0",
+            "\"1\"",
+            "true",
+            "false",
+            "null",
+            "[1]",
+            "{}",
+            "1e20",
+            "9223372036854775808",
+            "18446744073709551616",
+            "-9223372036854775809",
+        ] {
+            match amount(bad) {
+                Ok(v) => panic!("{bad} accepted as {v}"),
+                Err(e) => {
+                    assert_eq!(e.code(), 1, "{bad}");
+                    assert!(e.to_string().contains("money"), "{bad}: {e}");
+                }
+            }
+        }
+        assert_eq!(
+            message(body("{}").required_amount("money", max)),
+            "money is required"
+        );
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_peers() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            X_FORWARDED_FOR,
+            HeaderValue::from_static(" 203.0.113.7 , 10.0.0.2"),
+        );
+        assert_eq!(
+            client_ip(ip("10.1.2.3"), &headers, &trusted),
+            ip("203.0.113.7")
+        );
+        assert_eq!(client_ip(ip("::1"), &headers, &trusted), ip("203.0.113.7"));
+        // An IPv4 peer seen through an IPv6 socket is still that IPv4 peer.
+        assert_eq!(
+            client_ip(ip("::ffff:10.1.2.3"), &headers, &trusted),
+            ip("203.0.113.7")
+        );
+        assert_eq!(
+            client_ip(ip("192.0.2.1"), &headers, &trusted),
+            ip("192.0.2.1")
+        );
+        assert_eq!(client_ip(ip("192.0.2.1"), &headers, &[]), ip("192.0.2.1"));
+        assert_eq!(
+            client_ip(ip("::ffff:192.0.2.1"), &headers, &[]),
+            ip("192.0.2.1")
+        );
+        headers.insert(
+            X_FORWARDED_FOR,
+            HeaderValue::from_static("[2001:db8::5]:443"),
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &headers, &trusted),
+            ip("2001:db8::5")
+        );
+        headers.insert(
+            X_FORWARDED_FOR,
+            HeaderValue::from_static("198.51.100.9:8080"),
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &headers, &trusted),
+            ip("198.51.100.9")
+        );
+        headers.insert(
+            X_FORWARDED_FOR,
+            HeaderValue::from_static("unknown, 203.0.113.7"),
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &headers, &trusted),
+            ip("10.0.0.1")
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &HeaderMap::new(), &trusted),
+            ip("10.0.0.1")
         );
     }
 

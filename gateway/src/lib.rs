@@ -1,16 +1,21 @@
 //! minipay's only HTTP surface: the mini-program (and later merchant) routes,
 //! each parsed, forwarded to a gRPC service, and its answer mapped onto the
-//! `{"code","msg","data"}` envelope of `docs/http-api.md`. No business rule
-//! lives here.
+//! `{"code","msg","data"}` envelope of `docs/http-api.md`; WeChat's
+//! notifications, passed to payment-service as bytes and answered with its
+//! XML. No business rule lives here.
 //!
-//! - [`config`]: [`GatewayConfig`], the gRPC clients and limits.
+//! - [`config`]: [`GatewayConfig`], the gRPC clients (auth, payment, ledger)
+//!   and limits.
 //! - `envelope`: the JSON envelope every response is written in.
 //! - `error`: [`ApiError`], the one HTTP error type, and the single mapping
 //!   from a gRPC `Status` onto it.
-//! - `extract`: JSON bodies (field by field, so that `msg` names the field),
-//!   the mini-program token, the request id.
+//! - `extract`: JSON bodies (field by field, so that `msg` names the field;
+//!   amounts as integer literals), the mini-program token, the request id,
+//!   the client IP (peer, or `X-Forwarded-For` from a trusted proxy).
 //! - `middleware`: request ids (tower-http) and the access log.
-//! - `routes`: one module per area (`mini`, `ops`), merged by [`router`].
+//! - `routes`: one module per area (`mini`: login and user data; `pay`:
+//!   `/pay/` and `/orders/{out_trade_no}`; `wechat`: notifications; `ops`:
+//!   health and readiness), merged by [`router`].
 
 pub mod config;
 mod envelope;
@@ -19,6 +24,7 @@ mod extract;
 mod middleware;
 mod routes;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -33,12 +39,16 @@ pub use error::ApiError;
 #[derive(Debug, Clone)]
 struct AppState(Arc<GatewayConfig>);
 
-/// Every route of the gateway, with its fallbacks and layers.
+/// Every route of the gateway, with its fallbacks and layers. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` (as [`serve`] does):
+/// `/pay/` needs the peer's address.
 pub fn router(cfg: GatewayConfig) -> Router {
     let body_limit = cfg.body_limit;
     let state = AppState(Arc::new(cfg));
     let routes = Router::new()
         .merge(routes::mini::routes())
+        .merge(routes::pay::routes())
+        .merge(routes::wechat::routes())
         .merge(routes::ops::routes())
         .fallback(routes::not_found)
         // After every route: it applies to the routes added so far.
@@ -58,7 +68,8 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "gateway listening");
     }
-    axum::serve(listener, router(cfg))
+    let app = router(cfg).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
 }

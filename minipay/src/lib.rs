@@ -4,15 +4,27 @@
 //! - [`launch`]: bind every listener, start every service, return where
 //!   they listen and a handle that reports which task ended and why.
 //! - [`wechat_config`]: the platform's WeChat settings, or the sandbox's.
+//! - [`default_merchant`]: the demo merchant, created on first start.
+//! - [`demo`]: `minipay demo`, the whole story against a running stack.
+
+pub mod demo;
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use auth_service::AuthConfig;
 use common::config::Config;
+use ledger_service::domain::{MerchantId, NewMerchant};
+use payment_service::PaymentConfig;
+use proto::auth::v1::auth_service_client::AuthServiceClient;
+use proto::ledger::v1::ledger_service_client::LedgerServiceClient;
+use proto::payment::v1::payment_service_client::PaymentServiceClient;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
 use wechat::WechatConfig;
 use wechat_sandbox::SandboxConfig;
 
@@ -21,6 +33,10 @@ use wechat_sandbox::SandboxConfig;
 pub struct Addresses {
     pub gateway: SocketAddr,
     pub auth: SocketAddr,
+    pub payment: SocketAddr,
+    pub ledger: SocketAddr,
+    /// Payments without `merchant_id` go to this merchant.
+    pub default_merchant: String,
     /// `None` when real WeChat (`MINIPAY_WECHAT_API_BASE`) is configured.
     pub sandbox: Option<SocketAddr>,
 }
@@ -101,9 +117,44 @@ async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("{what} cannot listen on {addr}"))
 }
 
+/// The merchant `/pay/` uses without `merchant_id`: the configured one, or
+/// the demo merchant this launcher created on its first start (its id is
+/// kept in `<data dir>/default_merchant` and reused while the ledger knows it).
+pub async fn default_merchant(config: &Config, data_dir: &Path) -> anyhow::Result<String> {
+    if let Some(id) = &config.default_merchant {
+        return Ok(id.clone());
+    }
+    let marker = data_dir.join("default_merchant");
+    let store = ledger_service::store::connect(&config.ledger_database_url).await?;
+    if let Ok(text) = std::fs::read_to_string(&marker)
+        && let Ok(id) = MerchantId::parse(text.trim())
+        && store.merchant(&id).await?.is_some()
+    {
+        return Ok(id.as_str().to_owned());
+    }
+    let merchant = store
+        .create_merchant(&NewMerchant::parse("Demo merchant", "")?)
+        .await?;
+    let id = merchant.merchant_id.as_str().to_owned();
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    std::fs::write(&marker, &id).with_context(|| format!("cannot write {}", marker.display()))?;
+    tracing::info!(merchant_id = %id, "created the demo merchant");
+    Ok(id)
+}
+
+fn lazy_channel(addr: SocketAddr) -> anyhow::Result<Channel> {
+    Ok(
+        tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
+            .connect_timeout(Duration::from_secs(2))
+            .connect_lazy(),
+    )
+}
+
 /// Binds every listener first (so a port in use is reported before anything
-/// starts), then starts the sandbox (unless real WeChat is configured),
-/// auth-service and the gateway.
+/// starts), makes sure the default merchant exists, then starts the sandbox
+/// (unless real WeChat is configured), ledger-service, auth-service,
+/// payment-service and the gateway.
 pub async fn launch(
     config: &Config,
     lookup: impl Fn(&str) -> Option<String>,
@@ -116,17 +167,29 @@ pub async fn launch(
         true => Some(bind("wechat-sandbox", config.sandbox_addr).await?),
         false => None,
     };
+    let ledger_listener = bind("ledger-service", config.ledger_addr).await?;
     let auth_listener = bind("auth-service", config.auth_addr).await?;
+    let payment_listener = bind("payment-service", config.payment_addr).await?;
     let gateway_listener = bind("gateway", config.gateway_addr).await?;
+    let data_dir = PathBuf::from(lookup("MINIPAY_DATA_DIR").unwrap_or_else(|| "data".into()));
     let addresses = Addresses {
         gateway: gateway_listener.local_addr()?,
         auth: auth_listener.local_addr()?,
+        payment: payment_listener.local_addr()?,
+        ledger: ledger_listener.local_addr()?,
+        default_merchant: default_merchant(config, &data_dir).await?,
         sandbox: sandbox_listener
             .as_ref()
             .map(TcpListener::local_addr)
             .transpose()?,
     };
     let wechat = wechat_config(&lookup, addresses.sandbox)?;
+    // WeChat reaches the gateway at MINIPAY_PUBLIC_BASE_URL; unset, at the
+    // address the gateway really bound (port 0 in tests).
+    let public_base_url = match lookup("MINIPAY_PUBLIC_BASE_URL").filter(|v| !v.is_empty()) {
+        Some(_) => config.public_base_url.clone(),
+        None => format!("http://{}", addresses.gateway),
+    };
 
     let mut tasks = JoinSet::new();
     if let Some(listener) = sandbox_listener {
@@ -142,19 +205,38 @@ pub async fn launch(
             ("wechat-sandbox", result.map_err(anyhow::Error::from))
         });
     }
-    let auth = AuthConfig::new(config, wechat);
+    let ledger = ledger_service::LedgerConfig::new(config);
+    let stop = shutdown.clone();
+    tasks.spawn(async move {
+        let result = ledger_service::serve(ledger, ledger_listener, stop).await;
+        ("ledger-service", result.map_err(anyhow::Error::from))
+    });
+    let auth = AuthConfig::new(config, wechat.clone());
     let stop = shutdown.clone();
     tasks.spawn(async move {
         let result = auth_service::serve(auth, auth_listener, stop).await;
         ("auth-service", result.map_err(anyhow::Error::from))
     });
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", addresses.auth))?
-        .connect_timeout(std::time::Duration::from_secs(2))
-        .connect_lazy();
+    let ledger_client = LedgerServiceClient::new(lazy_channel(addresses.ledger)?);
+    let mut payment = PaymentConfig::new(config, wechat, ledger_client.clone());
+    payment.notify_url = payment_service::notify_url(&public_base_url);
+    payment.default_merchant = Some(addresses.default_merchant.clone());
+    if let Some(secs) = lookup("MINIPAY_RECONCILE_INTERVAL_SECS").and_then(|v| v.parse().ok()) {
+        payment.reconcile_interval = Duration::from_secs(secs);
+    }
+    let stop = shutdown.clone();
+    tasks.spawn(async move {
+        let result = payment_service::serve(payment, payment_listener, stop).await;
+        ("payment-service", result.map_err(anyhow::Error::from))
+    });
     let gateway = gateway::GatewayConfig {
-        auth: proto_client(channel),
+        auth: AuthServiceClient::new(lazy_channel(addresses.auth)?),
+        payment: PaymentServiceClient::new(lazy_channel(addresses.payment)?),
+        ledger: ledger_client,
         deadline: config.grpc_deadline,
         body_limit: gateway::config::DEFAULT_BODY_LIMIT,
+        max_order_fen: config.max_order_fen,
+        trusted_proxies: config.trusted_proxies.clone(),
     };
     let stop = shutdown.clone();
     tasks.spawn(async move {
@@ -162,10 +244,4 @@ pub async fn launch(
         ("gateway", result.map_err(anyhow::Error::from))
     });
     Ok(Stack { addresses, tasks })
-}
-
-fn proto_client(
-    channel: tonic::transport::Channel,
-) -> proto::auth::v1::auth_service_client::AuthServiceClient<tonic::transport::Channel> {
-    proto::auth::v1::auth_service_client::AuthServiceClient::new(channel)
 }

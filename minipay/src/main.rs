@@ -1,6 +1,8 @@
 //! `minipay`: with no subcommand, the whole platform in one process.
 
-use clap::Parser;
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use ledger_service::domain::NewMerchant;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -8,13 +10,74 @@ use clap::Parser;
     version,
     about = "A payment platform for WeChat Mini Programs"
 )]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Merchants, in the ledger's database (works while the stack runs).
+    Merchant {
+        #[command(subcommand)]
+        action: MerchantAction,
+    },
+    /// Walks a running stack through login → getinfo → pay → paid.
+    Demo {
+        /// The amount to pay, in fen.
+        #[arg(long, default_value_t = 1)]
+        money: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MerchantAction {
+    /// Creates a merchant and prints {"merchant_id"} alone on stdout.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// The openid withdrawals are paid to.
+        #[arg(long, default_value = "")]
+        payout_openid: String,
+    },
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let Cli {} = Cli::parse();
+    let cli = Cli::parse();
     let config = common::config::Config::from_env()?;
     common::telemetry::init(config.log_format);
+    match cli.command {
+        None => run(config).await,
+        Some(Command::Merchant {
+            action:
+                MerchantAction::Create {
+                    name,
+                    payout_openid,
+                },
+        }) => {
+            let merchant = NewMerchant::parse(name, payout_openid)?;
+            let store = ledger_service::store::connect(&config.ledger_database_url)
+                .await
+                .context("cannot open the ledger database")?;
+            let created = store.create_merchant(&merchant).await?;
+            // API keys arrive with the merchant credentials of the next
+            // issue; until then there is no key to print.
+            println!(
+                "{}",
+                serde_json::json!({"merchant_id": created.merchant_id.as_str()})
+            );
+            Ok(())
+        }
+        Some(Command::Demo { money }) => {
+            let base = format!("http://{}/", config.gateway_addr);
+            let sandbox = format!("http://{}/", config.sandbox_addr);
+            minipay::demo::Demo::new(&base, &sandbox)?.run(money).await
+        }
+    }
+}
+
+async fn run(config: common::config::Config) -> anyhow::Result<()> {
     let shutdown = common::shutdown::on_signal();
     let lookup = |name: &str| std::env::var(name).ok();
     let stack = minipay::launch(&config, lookup, shutdown.clone()).await?;
@@ -30,19 +93,26 @@ fn print_walkthrough(config: &common::config::Config, at: &minipay::Addresses) {
     };
     println!("minipay is running (Ctrl-C stops everything).");
     println!();
-    println!("  gateway         {base}   <- the mini-program's base URL");
-    println!("  auth-service    {} (gRPC)", at.auth);
+    println!("  gateway          {base}   <- the mini-program's base URL");
+    println!("  auth-service     {} (gRPC)", at.auth);
+    println!("  payment-service  {} (gRPC)", at.payment);
+    println!("  ledger-service   {} (gRPC)", at.ledger);
     match at.sandbox {
-        Some(sandbox) => println!("  wechat-sandbox  http://{sandbox}/   (WeChat, simulated)"),
-        None => println!("  WeChat          the configured MINIPAY_WECHAT_API_BASE"),
+        Some(sandbox) => println!("  wechat-sandbox   http://{sandbox}/   (WeChat, simulated)"),
+        None => println!("  WeChat           the configured MINIPAY_WECHAT_API_BASE"),
     }
-    println!("  users           {:?}", config.auth_database_url);
-    println!("  sessions        {sessions}");
+    println!("  users            {:?}", config.auth_database_url);
+    println!("  orders           {:?}", config.ledger_database_url);
+    println!("  payments         {:?}", config.payment_database_url);
+    println!("  sessions         {sessions}");
+    println!("  default merchant {}", at.default_merchant);
     let Some(sandbox) = at.sandbox else {
         return;
     };
     println!();
-    println!("Walk-through, as a mini-program would do it:");
+    println!("The whole story in one command (from another terminal): cargo run --release -- demo");
+    println!();
+    println!("Or step by step, as a mini-program would do it:");
     println!("  1. wx.login: get a login code from the sandbox");
     println!("     curl -s -X POST http://{sandbox}/sandbox/login -d '{{}}'");
     println!("  2. log in with it (gives a token)");
@@ -55,6 +125,14 @@ fn print_walkthrough(config: &common::config::Config, at: &minipay::Addresses) {
     println!(
         "     curl -s -X POST {base}getinfo/ -H 'Authorization: Bearer TOKEN' -d '{{\"iv\":\"…\",\"encryptedData\":\"…\",\"rawData\":\"…\",\"signature\":\"…\"}}'"
     );
-    println!("  5. log out");
-    println!("     curl -s -X POST {base}logout/ -H 'Authorization: Bearer TOKEN'");
+    println!("  5. pay 1 fen (gives the five wx.requestPayment fields and out_trade_no)");
+    println!(
+        "     curl -s -X POST {base}pay/ -H 'Authorization: Bearer TOKEN' -d '{{\"money\":1}}'"
+    );
+    println!("  6. the user confirms on the phone; WeChat notifies the platform");
+    println!(
+        "     curl -s -X POST http://{sandbox}/sandbox/pay -d '{{\"out_trade_no\":\"OUT_TRADE_NO\"}}'"
+    );
+    println!("  7. the order, now PAID");
+    println!("     curl -s {base}orders/OUT_TRADE_NO -H 'Authorization: Bearer TOKEN'");
 }

@@ -3,6 +3,8 @@
 
 pub(crate) mod mini;
 pub(crate) mod ops;
+pub(crate) mod pay;
+pub(crate) mod wechat;
 
 use std::future::Future;
 use std::time::Duration;
@@ -14,8 +16,10 @@ use axum::routing::MethodRouter;
 use crate::AppState;
 use crate::error::ApiError;
 
-/// Names the auth service in 503 messages and logs.
+/// Name the services in 503 messages and logs.
 pub(crate) const AUTH: &str = "auth-service";
+pub(crate) const PAYMENT: &str = "payment-service";
+pub(crate) const LEDGER: &str = "ledger-service";
 
 /// Adds `path` and `path/` (pass it without the slash).
 fn both(router: Router<AppState>, path: &str, route: MethodRouter<AppState>) -> Router<AppState> {

@@ -1,13 +1,13 @@
 //! `/healthz` (the process is up) and `/readyz` (every dependency answers).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use common::grpc;
-use proto::auth::v1::ReadinessRequest;
 
 use super::{both, with_deadline};
 use crate::AppState;
@@ -29,9 +29,29 @@ async fn healthz() -> Envelope<()> {
 type Report = BTreeMap<String, String>;
 
 /// 200 when every dependency says "ok"; otherwise 503 (code 503) naming the
-/// ones that do not, with the whole report in `data` either way.
+/// ones that do not, with the whole report in `data` either way. The three
+/// services are asked at once.
 async fn readyz(State(app): State<AppState>, RequestId(rid): RequestId) -> Envelope<Report> {
-    let report = auth(&app, &rid).await;
+    let cfg = &app.0;
+    let deadline = cfg.readiness_deadline();
+    let (auth, payment, ledger) = tokio::join!(
+        probe("auth", deadline, async {
+            let request = grpc::request(proto::auth::v1::ReadinessRequest {}, &rid, deadline);
+            let answer = cfg.auth.clone().readiness(request).await?;
+            Ok(answer.map(|a| a.dependencies))
+        }),
+        probe("payment", deadline, async {
+            let request = grpc::request(proto::payment::v1::ReadinessRequest {}, &rid, deadline);
+            let answer = cfg.payment.clone().readiness(request).await?;
+            Ok(answer.map(|a| a.dependencies))
+        }),
+        probe("ledger", deadline, async {
+            let request = grpc::request(proto::ledger::v1::ReadinessRequest {}, &rid, deadline);
+            let answer = cfg.ledger.clone().readiness(request).await?;
+            Ok(answer.map(|a| a.dependencies))
+        }),
+    );
+    let report: Report = auth.into_iter().chain(payment).chain(ledger).collect();
     let failing: Vec<&str> = report
         .iter()
         .filter(|(_, state)| state.as_str() != OK)
@@ -45,22 +65,22 @@ async fn readyz(State(app): State<AppState>, RequestId(rid): RequestId) -> Envel
     Envelope::new(StatusCode::SERVICE_UNAVAILABLE, 503, msg, Some(report))
 }
 
-/// `auth` itself, and each store it reports as `auth.<name>`.
-async fn auth(app: &AppState, rid: &str) -> Report {
-    let deadline = app.0.readiness_deadline();
-    let mut client = app.0.auth.clone();
-    let call = client.readiness(grpc::request(ReadinessRequest {}, rid, deadline));
+/// `name` itself, and each store it reports as `name.<store>`.
+async fn probe(
+    name: &str,
+    deadline: Duration,
+    call: impl Future<Output = Result<tonic::Response<HashMap<String, String>>, tonic::Status>>,
+) -> Report {
     match with_deadline(deadline, call).await {
-        Ok(answer) => std::iter::once(("auth".to_owned(), OK.to_owned()))
+        Ok(dependencies) => std::iter::once((name.to_owned(), OK.to_owned()))
             .chain(
-                answer
-                    .dependencies
+                dependencies
                     .into_iter()
-                    .map(|(name, state)| (format!("auth.{name}"), state)),
+                    .map(|(store, state)| (format!("{name}.{store}"), state)),
             )
             .collect(),
         Err(status) => Report::from([(
-            "auth".to_owned(),
+            name.to_owned(),
             format!("{:?}: {}", status.code(), status.message()),
         )]),
     }

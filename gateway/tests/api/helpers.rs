@@ -1,12 +1,15 @@
-//! A scripted fake AuthService, the gateway in front of it, and a client.
+//! Scripted fakes of AuthService, PaymentService and LedgerService, the
+//! gateway in front of them, and a client.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::AmountFen;
 use common::status::{Reason, with_reason};
 use gateway::GatewayConfig;
+use ipnet::IpNet;
 use proto::auth::v1::auth_service_client::AuthServiceClient;
 use proto::auth::v1::auth_service_server::{AuthService, AuthServiceServer};
 use proto::auth::v1::{
@@ -14,6 +17,10 @@ use proto::auth::v1::{
     LogoutResponse, ReadinessRequest, ReadinessResponse, ResolveTokenRequest, ResolveTokenResponse,
     User,
 };
+use proto::ledger::v1::ledger_service_client::LedgerServiceClient;
+use proto::ledger::v1::ledger_service_server::LedgerServiceServer;
+use proto::payment::v1::payment_service_client::PaymentServiceClient;
+use proto::payment::v1::payment_service_server::PaymentServiceServer;
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -22,15 +29,58 @@ use tonic::transport::Endpoint;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Code, Request, Response, Status};
 
+pub use crate::services::{FakeLedger, FakePayment, LedgerCall, PaymentCall};
+
 pub const GOOD_TOKEN: &str = "tok-good";
+pub const GOOD_OPENID: &str = "o-openid-1";
+/// Another user's token, resolving to [`OTHER_OPENID`].
+pub const OTHER_TOKEN: &str = "tok-other";
+pub const OTHER_OPENID: &str = "o-openid-2";
 pub const USED_CODE_MESSAGE: &str = "WeChat jscode2session: errcode 40163: code been used";
 
-/// One call the fake received, with the metadata the gateway sent.
+/// One call a fake received, with the metadata the gateway sent.
 #[derive(Debug, Clone)]
-pub struct Seen {
-    pub call: Call,
+pub struct Seen<C = Call> {
+    pub call: C,
     pub request_id: Option<String>,
     pub grpc_timeout: Option<String>,
+}
+
+/// The calls a fake received, in order.
+#[derive(Debug)]
+pub struct Recorder<C>(Arc<Mutex<Vec<Seen<C>>>>);
+
+impl<C> Clone for Recorder<C> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<C> Default for Recorder<C> {
+    fn default() -> Self {
+        Self(Arc::default())
+    }
+}
+
+impl<C: Clone> Recorder<C> {
+    pub fn record<T>(&self, request: &Request<T>, call: C) {
+        let get = |key: &str| {
+            request
+                .metadata()
+                .get(key)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        self.0.lock().unwrap().push(Seen {
+            call,
+            request_id: get("x-request-id"),
+            grpc_timeout: get("grpc-timeout"),
+        });
+    }
+
+    pub fn seen(&self) -> Vec<Seen<C>> {
+        self.0.lock().unwrap().clone()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +88,7 @@ pub enum Call {
     Login(LoginRequest),
     Decrypt(DecryptUserDataRequest),
     Logout(LogoutRequest),
+    Resolve(ResolveTokenRequest),
     Readiness,
 }
 
@@ -49,30 +100,61 @@ pub enum Readiness {
     Hang,
 }
 
+impl Readiness {
+    /// Every store of `stores` answers.
+    pub fn ok(stores: &[&str]) -> Self {
+        Readiness::Deps(
+            stores
+                .iter()
+                .map(|s| ((*s).to_owned(), "ok".to_owned()))
+                .collect(),
+        )
+    }
+
+    /// What a Readiness call answers under this script.
+    pub async fn answer(self) -> Result<HashMap<String, String>, Status> {
+        match self {
+            Readiness::Deps(dependencies) => Ok(dependencies),
+            Readiness::Fail(code, message) => Err(Status::new(code, message)),
+            Readiness::Hang => {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Err(Status::internal("too late"))
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct FakeAuth {
-    seen: Arc<Mutex<Vec<Seen>>>,
+    seen: Recorder<Call>,
     readiness: Arc<Mutex<Readiness>>,
 }
 
 impl FakeAuth {
     fn new() -> Self {
-        let deps = HashMap::from([
-            ("sessions:redis".to_owned(), "ok".to_owned()),
-            ("users:sqlite".to_owned(), "ok".to_owned()),
-        ]);
         Self {
-            seen: Arc::default(),
-            readiness: Arc::new(Mutex::new(Readiness::Deps(deps))),
+            seen: Recorder::default(),
+            readiness: Arc::new(Mutex::new(Readiness::ok(&[
+                "sessions:redis",
+                "users:sqlite",
+            ]))),
         }
     }
 
     pub fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
+        self.seen.seen()
     }
 
     pub fn last(&self) -> Seen {
         self.seen().pop().expect("the fake saw no call")
+    }
+
+    /// How many ResolveToken calls it answered.
+    pub fn resolves(&self) -> usize {
+        self.seen()
+            .iter()
+            .filter(|s| matches!(s.call, Call::Resolve(_)))
+            .count()
     }
 
     pub fn set_readiness(&self, readiness: Readiness) {
@@ -80,18 +162,7 @@ impl FakeAuth {
     }
 
     fn record<T>(&self, request: &Request<T>, call: Call) {
-        let get = |key: &str| {
-            request
-                .metadata()
-                .get(key)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        self.seen.lock().unwrap().push(Seen {
-            call,
-            request_id: get("x-request-id"),
-            grpc_timeout: get("grpc-timeout"),
-        });
+        self.seen.record(request, call);
     }
 }
 
@@ -152,11 +223,18 @@ impl AuthService for FakeAuth {
 
     async fn resolve_token(
         &self,
-        _: Request<ResolveTokenRequest>,
+        request: Request<ResolveTokenRequest>,
     ) -> Result<Response<ResolveTokenResponse>, Status> {
-        Err(Status::unimplemented(
-            "the gateway's login routes never resolve",
-        ))
+        self.record(&request, Call::Resolve(request.get_ref().clone()));
+        let openid = match request.get_ref().token.as_str() {
+            GOOD_TOKEN => GOOD_OPENID,
+            OTHER_TOKEN => OTHER_OPENID,
+            "tok-down" => return Err(Status::unavailable("sessions:redis unavailable")),
+            _ => return Err(token_error("token unknown or expired")),
+        };
+        Ok(Response::new(ResolveTokenResponse {
+            openid: openid.into(),
+        }))
     }
 
     async fn decrypt_user_data(
@@ -199,21 +277,18 @@ impl AuthService for FakeAuth {
     ) -> Result<Response<ReadinessResponse>, Status> {
         self.record(&request, Call::Readiness);
         let readiness = self.readiness.lock().unwrap().clone();
-        match readiness {
-            Readiness::Deps(dependencies) => Ok(Response::new(ReadinessResponse { dependencies })),
-            Readiness::Fail(code, message) => Err(Status::new(code, message)),
-            Readiness::Hang => {
-                tokio::time::sleep(Duration::from_secs(30)).await;
-                Err(Status::internal("too late"))
-            }
-        }
+        let dependencies = readiness.answer().await?;
+        Ok(Response::new(ReadinessResponse { dependencies }))
     }
 }
 
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
+    /// The fake AuthService.
     pub fake: FakeAuth,
+    pub payment: FakePayment,
+    pub ledger: FakeLedger,
     pub shutdown: CancellationToken,
     pub gateway: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -227,14 +302,28 @@ impl Drop for TestApp {
 pub struct Options {
     /// Start the fake AuthService (otherwise its address refuses connections).
     pub auth_up: bool,
+    pub payment_up: bool,
+    pub ledger_up: bool,
     pub deadline: Duration,
+    /// The JSON body limit (`GatewayConfig::body_limit`).
+    pub body_limit: usize,
+    pub max_order_fen: i64,
+    pub trusted_proxies: Vec<IpNet>,
 }
+
+/// The platform's default `MINIPAY_MAX_ORDER_FEN`.
+pub const MAX_ORDER_FEN: i64 = 100_000_000;
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             auth_up: true,
+            payment_up: true,
+            ledger_up: true,
             deadline: Duration::from_secs(2),
+            body_limit: gateway::config::DEFAULT_BODY_LIMIT,
+            max_order_fen: MAX_ORDER_FEN,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -251,32 +340,61 @@ pub async fn spawn_app_auth_down() -> TestApp {
     .await
 }
 
+/// Serves `$service` on a fresh loopback port when `$up`; otherwise the port
+/// is closed again, so connections to it are refused. Yields a lazy channel.
+macro_rules! fake_server {
+    ($up:expr, $service:expr, $shutdown:expr) => {{
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        if $up {
+            let server = tonic::transport::Server::builder()
+                .add_service($service)
+                .serve_with_incoming_shutdown(
+                    TcpIncoming::from(listener),
+                    $shutdown.clone().cancelled_owned(),
+                );
+            tokio::spawn(server);
+        } else {
+            drop(listener);
+        }
+        Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect_timeout(Duration::from_secs(1))
+            .connect_lazy()
+    }};
+}
+
 pub async fn spawn_app_with(options: Options) -> TestApp {
     let shutdown = CancellationToken::new();
     let fake = FakeAuth::new();
+    let payment = FakePayment::default();
+    let ledger = FakeLedger::default();
 
-    let auth_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let auth_addr: SocketAddr = auth_listener.local_addr().unwrap();
-    if options.auth_up {
-        let server = tonic::transport::Server::builder()
-            .add_service(AuthServiceServer::new(fake.clone()))
-            .serve_with_incoming_shutdown(
-                TcpIncoming::from(auth_listener),
-                shutdown.clone().cancelled_owned(),
-            );
-        tokio::spawn(server);
-    } else {
-        // Nothing listens there any more: connections are refused.
-        drop(auth_listener);
-    }
-
-    let channel = Endpoint::from_shared(format!("http://{auth_addr}"))
-        .unwrap()
-        .connect_timeout(Duration::from_secs(1))
-        .connect_lazy();
+    let auth_channel = fake_server!(
+        options.auth_up,
+        AuthServiceServer::new(fake.clone()),
+        shutdown
+    );
+    let payment_channel = fake_server!(
+        options.payment_up,
+        PaymentServiceServer::new(payment.clone()),
+        shutdown
+    );
+    let ledger_channel = fake_server!(
+        options.ledger_up,
+        LedgerServiceServer::new(ledger.clone()),
+        shutdown
+    );
     let cfg = GatewayConfig {
         deadline: options.deadline,
-        ..GatewayConfig::new(AuthServiceClient::new(channel))
+        body_limit: options.body_limit,
+        trusted_proxies: options.trusted_proxies,
+        ..GatewayConfig::new(
+            AuthServiceClient::new(auth_channel),
+            PaymentServiceClient::new(payment_channel),
+            LedgerServiceClient::new(ledger_channel),
+            AmountFen::positive(options.max_order_fen).unwrap(),
+        )
     };
 
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -287,6 +405,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         base: format!("http://{addr}"),
         client: reqwest::Client::builder().no_proxy().build().unwrap(),
         fake,
+        payment,
+        ledger,
         shutdown,
         gateway: Some(gateway),
     }
@@ -318,6 +438,26 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn get_with_token(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A notification as WeChat sends it.
+    pub async fn post_xml(&self, path: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", "text/xml")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
     }
 }
 

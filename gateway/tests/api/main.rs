@@ -1,4 +1,5 @@
-//! The gateway over the wire, in front of a scripted fake AuthService.
+//! The gateway over the wire, in front of scripted fakes of AuthService,
+//! PaymentService and LedgerService.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -6,5 +7,9 @@ mod getinfo;
 mod helpers;
 mod login;
 mod logout;
+mod notify;
 mod ops;
+mod orders;
+mod pay;
 mod routing;
+mod services;

@@ -7,7 +7,15 @@ use crate::helpers::{assert_error, ok_data, spawn_app};
 #[tokio::test]
 async fn an_unknown_route_is_404_code_5() {
     let app = spawn_app().await;
-    for path in ["/nope", "/login/extra", "/", "/pay/"] {
+    for path in [
+        "/nope",
+        "/login/extra",
+        "/",
+        "/pay/x",
+        "/orders",
+        "/orders/",
+        "/wechat/notify",
+    ] {
         assert_error(app.get(path).await, 404, 5, &[]).await;
         assert_error(app.post_json(path, json!({})).await, 404, 5, &[]).await;
     }
@@ -16,8 +24,11 @@ async fn an_unknown_route_is_404_code_5() {
 #[tokio::test]
 async fn a_wrong_method_is_405_code_1() {
     let app = spawn_app().await;
-    for path in ["/login/", "/login", "/getinfo/", "/logout"] {
+    for path in ["/login/", "/login", "/getinfo/", "/logout", "/pay/", "/pay"] {
         assert_error(app.get(path).await, 405, 1, &["GET"]).await;
+    }
+    for path in ["/orders/ORDER-CREATED-1", "/orders/ORDER-CREATED-1/"] {
+        assert_error(app.post_json(path, json!({})).await, 405, 1, &["POST"]).await;
     }
     let response = app.client.post(app.url("/healthz")).send().await.unwrap();
     assert_error(response, 405, 1, &["POST"]).await;

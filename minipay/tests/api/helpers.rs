@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 pub struct TestStack {
     pub base: String,
     pub sandbox: String,
+    pub default_merchant: String,
     http: reqwest::Client,
     shutdown: CancellationToken,
 }
@@ -36,10 +37,13 @@ fn rand_suffix() -> String {
 /// Starts the whole stack on port 0 with an SQLite file of its own and the
 /// in-process session store, plus `env` on top.
 pub async fn spawn(env: &[(&str, &str)]) -> TestStack {
-    let db = std::env::temp_dir().join(format!("{}.db", unique("minipay_auth")));
+    let dir = std::env::temp_dir().join(unique("minipay_stack"));
+    std::fs::create_dir_all(&dir).unwrap();
     let mut vars: HashMap<String, String> = [
         ("MINIPAY_GATEWAY_ADDR", "127.0.0.1:0"),
         ("MINIPAY_AUTH_ADDR", "127.0.0.1:0"),
+        ("MINIPAY_PAYMENT_ADDR", "127.0.0.1:0"),
+        ("MINIPAY_LEDGER_ADDR", "127.0.0.1:0"),
         ("MINIPAY_SANDBOX_ADDR", "127.0.0.1:0"),
         ("MINIPAY_SANDBOX_TIME_SCALE", "0.001"),
         ("MINIPAY_GRPC_DEADLINE_MS", "5000"),
@@ -47,10 +51,13 @@ pub async fn spawn(env: &[(&str, &str)]) -> TestStack {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    vars.insert(
-        "MINIPAY_AUTH_DATABASE_URL".into(),
-        format!("sqlite://{}", db.display()),
-    );
+    for service in ["auth", "payment", "ledger"] {
+        vars.insert(
+            format!("MINIPAY_{}_DATABASE_URL", service.to_uppercase()),
+            format!("sqlite://{}/{service}.db", dir.display()),
+        );
+    }
+    vars.insert("MINIPAY_DATA_DIR".into(), dir.display().to_string());
     for (k, v) in env {
         vars.insert(k.to_string(), v.to_string());
     }
@@ -65,6 +72,7 @@ pub async fn spawn(env: &[(&str, &str)]) -> TestStack {
     let test = TestStack {
         base: format!("http://{}", addresses.gateway),
         sandbox: format!("http://{}", addresses.sandbox.unwrap()),
+        default_merchant: addresses.default_merchant.clone(),
         http: reqwest::Client::new(),
         shutdown,
     };
