@@ -57,6 +57,17 @@ ensure_mariadb() {
   fi
   mysql_as "$mysql_user" "$mysql_password" \
     "CREATE DATABASE IF NOT EXISTS minipay_test CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci" >/dev/null
+  # Each test suite creates its own minipay_* database and migrates it. A
+  # database left by an earlier run may hold migrations this checkout does
+  # not have (sqlx refuses it), so every run starts from none.
+  local stale
+  stale=$(mariadb --protocol=TCP -h "$mysql_host" -P "$mysql_port" -u "$mysql_user" \
+    ${mysql_password:+-p"$mysql_password"} -N -e \
+    "SELECT schema_name FROM information_schema.schemata
+     WHERE schema_name LIKE 'minipay\\_%' AND schema_name <> 'minipay_test'")
+  for db in $stale; do
+    mysql_as "$mysql_user" "$mysql_password" "DROP DATABASE \`$db\`" >/dev/null
+  done
 }
 
 ensure_redis
