@@ -3,6 +3,15 @@
 
 use std::path::PathBuf;
 
+const SECRET_BEARING: [&str; 6] = [
+    ".minipay.auth.v1.LoginResponse",
+    ".minipay.auth.v1.ResolveTokenRequest",
+    ".minipay.auth.v1.DecryptUserDataRequest",
+    ".minipay.auth.v1.LogoutRequest",
+    ".minipay.auth.v1.CreateMerchantKeyResponse",
+    ".minipay.auth.v1.ResolveMerchantKeyRequest",
+];
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "proto/minipay/auth/v1/auth.proto",
@@ -18,6 +27,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out.join("minipay_descriptor.bin"),
         prost::Message::encode_to_vec(&fds),
     )?;
-    tonic_prost_build::configure().compile_fds(fds)?;
+    // Messages that carry a token or an API key get a redacting Debug
+    // (src/redact.rs) instead of the derived one.
+    tonic_prost_build::configure()
+        .skip_debug(SECRET_BEARING)
+        .compile_fds(fds)?;
     Ok(())
 }

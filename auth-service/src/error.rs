@@ -1,9 +1,16 @@
-use common::status::{Reason, with_reason};
+use common::status::{REASON_KEY, Reason, with_reason};
 use tonic::Status;
+use tonic::metadata::MetadataValue;
 use wechat::WechatError;
 use wechat::client::Certainty;
 
 use crate::store::StoreError;
+
+/// The `x-minipay-reason` metadata value on an UNAUTHENTICATED status whose
+/// cause is a missing, unknown or revoked merchant API key (the gateway's
+/// envelope code 8). `common::status::Reason` does not know it yet; read it
+/// with `status.metadata().get(common::status::REASON_KEY)`.
+pub const MERCHANT_KEY_REASON: &str = "merchant-key";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -13,6 +20,10 @@ pub enum AuthError {
     Invalid { field: &'static str, reason: String },
     #[error("token is missing, unknown or expired")]
     UnknownToken,
+    /// The presented merchant API key is empty, not stored, or revoked. The
+    /// message never carries the key.
+    #[error("merchant API key is missing, unknown or revoked")]
+    UnknownMerchantKey,
     /// Decryption or a signature check failed under the session's key: the
     /// client must `wx.login` again and retry.
     #[error("session key is stale: {0}")]
@@ -31,6 +42,13 @@ impl From<AuthError> for Status {
                 Status::invalid_argument(message)
             }
             AuthError::UnknownToken => with_reason(Status::unauthenticated(message), Reason::Token),
+            AuthError::UnknownMerchantKey => {
+                let mut status = Status::unauthenticated(message);
+                status
+                    .metadata_mut()
+                    .insert(REASON_KEY, MetadataValue::from_static(MERCHANT_KEY_REASON));
+                status
+            }
             AuthError::StaleSessionKey(_) => {
                 with_reason(Status::unauthenticated(message), Reason::SessionKey)
             }

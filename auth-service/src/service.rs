@@ -205,7 +205,7 @@ impl Auth {
 }
 
 /// Logs a failure with the request id before it becomes a status.
-fn fail(request_id: &str, rpc: &str, e: AuthError) -> Status {
+pub(crate) fn fail(request_id: &str, rpc: &str, e: AuthError) -> Status {
     match &e {
         AuthError::Store(_) | AuthError::Wechat(_) => {
             tracing::warn!(request_id, rpc, error = %e, "call failed");

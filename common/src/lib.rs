@@ -12,6 +12,8 @@ pub mod config;
 pub mod grpc;
 pub mod ids;
 pub mod money;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;

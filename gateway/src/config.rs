@@ -19,6 +19,9 @@ pub const NOTIFY_BODY_LIMIT: usize = 64 * 1024;
 /// The longest a `/readyz` probe waits for a service.
 pub const READINESS_DEADLINE: Duration = Duration::from_secs(2);
 
+/// The longest `/metrics` waits for payment-service's counters.
+pub const METRICS_DEADLINE: Duration = Duration::from_secs(1);
+
 /// How long a lazy channel tries to connect before the call fails.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -81,5 +84,10 @@ impl GatewayConfig {
     /// `/readyz` probes are short: never longer than a normal call.
     pub(crate) fn readiness_deadline(&self) -> Duration {
         self.deadline.min(READINESS_DEADLINE)
+    }
+
+    /// A scrape never waits long for payment-service: it goes on without.
+    pub(crate) fn metrics_deadline(&self) -> Duration {
+        self.deadline.min(METRICS_DEADLINE)
     }
 }

@@ -12,15 +12,19 @@
 //! - `extract`: JSON bodies (field by field, so that `msg` names the field;
 //!   amounts as integer literals), the mini-program token, the request id,
 //!   the client IP (peer, or `X-Forwarded-For` from a trusted proxy).
-//! - `middleware`: request ids (tower-http) and the access log.
+//! - `metrics`: in-process counters (requests by route template and status,
+//!   latency histograms, gRPC client calls) and the Prometheus text format.
+//! - `middleware`: request ids (tower-http), the access log and the request
+//!   counters.
 //! - `routes`: one module per area (`mini`: login and user data; `pay`:
 //!   `/pay/` and `/orders/{out_trade_no}`; `wechat`: notifications; `ops`:
-//!   health and readiness), merged by [`router`].
+//!   health, readiness and `/metrics`), merged by [`router`].
 
 pub mod config;
 mod envelope;
 mod error;
 mod extract;
+mod metrics;
 mod middleware;
 mod routes;
 
@@ -35,16 +39,18 @@ use tokio_util::sync::CancellationToken;
 pub use config::GatewayConfig;
 pub use error::ApiError;
 
-/// Shared by every handler; cheap to clone.
+/// Shared by every handler; cheap to clone: the configuration and this
+/// gateway's counters.
 #[derive(Debug, Clone)]
-struct AppState(Arc<GatewayConfig>);
+struct AppState(Arc<GatewayConfig>, Arc<metrics::Metrics>);
 
 /// Every route of the gateway, with its fallbacks and layers. Serve it with
 /// `into_make_service_with_connect_info::<SocketAddr>()` (as [`serve`] does):
 /// `/pay/` needs the peer's address.
 pub fn router(cfg: GatewayConfig) -> Router {
     let body_limit = cfg.body_limit;
-    let state = AppState(Arc::new(cfg));
+    let metrics = Arc::new(metrics::Metrics::default());
+    let state = AppState(Arc::new(cfg), metrics.clone());
     let routes = Router::new()
         .merge(routes::mini::routes())
         .merge(routes::pay::routes())
@@ -55,7 +61,7 @@ pub fn router(cfg: GatewayConfig) -> Router {
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state);
-    middleware::wrap(routes)
+    middleware::wrap(routes, metrics)
 }
 
 /// Serves [`router`] on `listener` until `shutdown` is cancelled, then lets

@@ -1,12 +1,13 @@
 //! The layers around every route: request ids (taken or made, echoed on the
-//! response) and the access log.
+//! response), the access log and the request counters of `/metrics`.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue};
-use axum::middleware::{Next, from_fn, map_request};
+use axum::middleware::{Next, from_fn_with_state, map_request};
 use axum::response::Response;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -14,6 +15,7 @@ use tower_http::request_id::{
 use tracing::Instrument;
 
 use crate::envelope::EnvelopeCode;
+use crate::metrics::{Metrics, UNMATCHED};
 
 const REQUEST_ID: &str = common::grpc::REQUEST_ID;
 
@@ -21,10 +23,12 @@ const REQUEST_ID: &str = common::grpc::REQUEST_ID;
 /// replaced: they end up in logs and gRPC metadata.
 const MAX_REQUEST_ID_LEN: usize = 128;
 
-pub(crate) fn wrap(router: Router) -> Router {
+/// `router` must have all its routes and fallbacks: `Router::layer` wraps
+/// each route, so the access log sees the matched route's template.
+pub(crate) fn wrap(router: Router, metrics: Arc<Metrics>) -> Router {
     // The last layer added runs first.
     router
-        .layer(from_fn(access_log))
+        .layer(from_fn_with_state(metrics, access_log))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(RandomRequestId))
         .layer(map_request(drop_unusable_request_id))
@@ -65,8 +69,11 @@ async fn drop_unusable_request_id(mut req: Request) -> Request {
 
 /// One line per request: method, path (never the query), HTTP status,
 /// envelope code, latency. Never headers or bodies: they hold tokens.
-async fn access_log(req: Request, next: Next) -> Response {
+/// Counted by route template (never the path: its cardinality is the
+/// client's choice) and HTTP status.
+async fn access_log(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let span = tracing::info_span!(
         "http",
         method = %req.method(),
@@ -74,12 +81,19 @@ async fn access_log(req: Request, next: Next) -> Response {
         request_id = request_id(req.headers()),
     );
     let response = next.run(req).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
     let code = response.extensions().get::<EnvelopeCode>().map(|c| c.0);
+    metrics.observe_request(
+        route.as_ref().map_or(UNMATCHED, MatchedPath::as_str),
+        status,
+        elapsed,
+    );
     span.in_scope(|| {
         tracing::info!(
-            status = response.status().as_u16(),
+            status,
             code,
-            latency_ms = %format_args!("{:.3}", started.elapsed().as_secs_f64() * 1e3),
+            latency_ms = %format_args!("{:.3}", elapsed.as_secs_f64() * 1e3),
             "request"
         );
     });

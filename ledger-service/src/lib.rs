@@ -1,17 +1,21 @@
 //! ledger-service: the single owner of money. Merchants, their orders and
-//! the orders' states (`CREATED → PAID → (REFUNDED)`, `CREATED → CLOSED`);
-//! no other service writes these tables.
+//! the orders' states (`CREATED → PAID → (REFUNDED)`, `CREATED → CLOSED`),
+//! and withdrawals (`PAYING_OUT → PAID_OUT | FAILED`): the atomic settlement
+//! of a merchant's paid orders, claim first and sum what was claimed. No
+//! other service writes these tables.
 //!
 //! - [`serve`]: start the gRPC server on a listener until shutdown.
 //! - [`domain`]: the validated types every input is parsed into.
-//! - `grpc`: the `minipay.ledger.v1.LedgerService` implementation (proto ⇄
-//!   domain at the edge).
-//! - `error`: [`LedgerError`] and its one mapping onto `tonic::Status`.
-//! - [`store`]: [`store::LedgerStore`] on MariaDB/MySQL or SQLite, with
-//!   its migrations; [`store::connect`] for tools that share the database.
+//! - `grpc`: the `minipay.ledger.v1.LedgerService` and `WithdrawalService`
+//!   implementations (proto ⇄ domain at the edge).
+//! - [`error`]: [`LedgerError`] and its one mapping onto `tonic::Status`
+//!   (with the refusal messages and reason callers match on).
+//! - [`store`]: [`store::LedgerStore`] and [`store::WithdrawalStore`] on
+//!   MariaDB/MySQL or SQLite, with their migrations; [`store::connect`] for
+//!   tools that share the database.
 
 pub mod domain;
-mod error;
+pub mod error;
 mod grpc;
 pub mod store;
 
@@ -20,6 +24,7 @@ use std::time::Duration;
 
 use common::config::DatabaseUrl;
 use proto::ledger::v1::ledger_service_server::LedgerServiceServer;
+use proto::ledger::v1::withdrawal_service_server::WithdrawalServiceServer;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -59,12 +64,15 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
-    let store = store::connect(&cfg.database_url).await?;
+    let (store, withdrawals) = store::connect_both(&cfg.database_url).await?;
     tracing::info!(orders = store.backend(), "ledger-service store ready");
-    let ledger = Arc::new(Ledger { store });
+    let ledger = Arc::new(Ledger { store, withdrawals });
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<LedgerServiceServer<Ledger>>().await;
+    health
+        .set_serving::<WithdrawalServiceServer<Ledger>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
         .build_v1()?;
@@ -76,13 +84,17 @@ pub async fn serve(
             health
                 .set_not_serving::<LedgerServiceServer<Ledger>>()
                 .await;
+            health
+                .set_not_serving::<WithdrawalServiceServer<Ledger>>()
+                .await;
         }
     };
     tonic::transport::Server::builder()
         .timeout(SERVER_TIMEOUT)
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(LedgerServiceServer::from_arc(ledger))
+        .add_service(LedgerServiceServer::from_arc(ledger.clone()))
+        .add_service(WithdrawalServiceServer::from_arc(ledger))
         .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), stop)
         .await?;
     Ok(())

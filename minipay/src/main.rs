@@ -1,6 +1,7 @@
 //! `minipay`: with no subcommand, the whole platform in one process.
 
 use anyhow::Context;
+use auth_service::store::Revoke;
 use clap::{Parser, Subcommand};
 use ledger_service::domain::NewMerchant;
 
@@ -32,13 +33,25 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum MerchantAction {
-    /// Creates a merchant and prints {"merchant_id"} alone on stdout.
+    /// Creates a merchant and its first API key; prints
+    /// {"merchant_id", "api_key"} alone on stdout. The key is shown once.
     Create {
         #[arg(long)]
         name: String,
         /// The openid withdrawals are paid to.
         #[arg(long, default_value = "")]
         payout_openid: String,
+    },
+    /// Revokes one API key, or every key of a merchant; prints {"revoked"}.
+    RevokeKey {
+        #[arg(
+            long,
+            conflicts_with = "merchant_id",
+            required_unless_present = "merchant_id"
+        )]
+        key_id: Option<String>,
+        #[arg(long)]
+        merchant_id: Option<String>,
     },
 }
 
@@ -49,32 +62,56 @@ async fn main() -> anyhow::Result<()> {
     common::telemetry::init(config.log_format);
     match cli.command {
         None => run(config).await,
-        Some(Command::Merchant {
-            action:
-                MerchantAction::Create {
-                    name,
-                    payout_openid,
-                },
-        }) => {
-            let merchant = NewMerchant::parse(name, payout_openid)?;
-            let store = ledger_service::store::connect(&config.ledger_database_url)
-                .await
-                .context("cannot open the ledger database")?;
-            let created = store.create_merchant(&merchant).await?;
-            // API keys arrive with the merchant credentials of the next
-            // issue; until then there is no key to print.
-            println!(
-                "{}",
-                serde_json::json!({"merchant_id": created.merchant_id.as_str()})
-            );
-            Ok(())
-        }
+        Some(Command::Merchant { action }) => merchant(&config, action).await,
         Some(Command::Demo { money }) => {
             let base = format!("http://{}/", config.gateway_addr);
             let sandbox = format!("http://{}/", config.sandbox_addr);
             minipay::demo::Demo::new(&base, &sandbox)?.run(money).await
         }
     }
+}
+
+async fn merchant(config: &common::config::Config, action: MerchantAction) -> anyhow::Result<()> {
+    let keys = auth_service::merchant_keys(&config.auth_database_url)
+        .await
+        .context("cannot open the auth database")?;
+    match action {
+        MerchantAction::Create {
+            name,
+            payout_openid,
+        } => {
+            let merchant = NewMerchant::parse(name, payout_openid)?;
+            let ledger = ledger_service::store::connect(&config.ledger_database_url)
+                .await
+                .context("cannot open the ledger database")?;
+            let created = ledger.create_merchant(&merchant).await?;
+            let id = auth_service::MerchantId::parse(created.merchant_id.as_str())?;
+            let key = keys.create(&id).await?;
+            // The only time the key is shown: stdout, once, never logged.
+            println!(
+                "{}",
+                serde_json::json!({
+                    "merchant_id": created.merchant_id.as_str(),
+                    "api_key": key.api_key.expose_secret(),
+                })
+            );
+        }
+        MerchantAction::RevokeKey {
+            key_id,
+            merchant_id,
+        } => {
+            let revoke = match (key_id, merchant_id) {
+                (Some(key), _) => Revoke::Key(auth_service::KeyId::parse(key)?),
+                (None, Some(merchant)) => {
+                    Revoke::Merchant(auth_service::MerchantId::parse(merchant)?)
+                }
+                (None, None) => anyhow::bail!("give --key-id or --merchant-id"),
+            };
+            let revoked = keys.revoke(&revoke).await?;
+            println!("{}", serde_json::json!({ "revoked": revoked }));
+        }
+    }
+    Ok(())
 }
 
 async fn run(config: common::config::Config) -> anyhow::Result<()> {

@@ -9,6 +9,7 @@ use proto::payment::v1 as pb;
 use proto::payment::v1::payment_service_server::PaymentService;
 use tonic::{Request, Response, Status};
 
+use crate::domain::{NotifyOutcome, PaymentMetrics};
 use crate::error::PaymentError;
 use crate::service::{Core, budget};
 
@@ -88,5 +89,46 @@ impl PaymentService for Payments {
         Ok(Response::new(pb::ReadinessResponse {
             dependencies: self.core.ready(&request_id).await,
         }))
+    }
+
+    async fn metrics(
+        &self,
+        _: Request<pb::MetricsRequest>,
+    ) -> Result<Response<pb::MetricsResponse>, Status> {
+        Ok(Response::new(metrics_response(&self.core.metrics)))
+    }
+}
+
+/// Every outcome under its name, zeros included, so that a series exists
+/// before its first event.
+fn metrics_response(metrics: &PaymentMetrics) -> pb::MetricsResponse {
+    pb::MetricsResponse {
+        notifications_by_outcome: NotifyOutcome::ALL
+            .into_iter()
+            .map(|outcome| (outcome.as_str().to_owned(), metrics.notifications(outcome)))
+            .collect(),
+        anomalies: metrics.anomalies(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_carry_every_outcome_and_the_anomalies() {
+        let metrics = PaymentMetrics::default();
+        metrics.count_notification(NotifyOutcome::Applied);
+        metrics.count_notification(NotifyOutcome::Applied);
+        metrics.count_notification(NotifyOutcome::FailedPayment);
+        metrics.count_anomaly();
+        let response = metrics_response(&metrics);
+        assert_eq!(response.anomalies, 1);
+        let counts = &response.notifications_by_outcome;
+        assert_eq!(counts.len(), NotifyOutcome::ALL.len());
+        assert_eq!(counts.get("APPLIED"), Some(&2));
+        assert_eq!(counts.get("FAILED_PAYMENT"), Some(&1));
+        assert_eq!(counts.get("REFUSED"), Some(&0));
+        assert_eq!(counts.get("RECEIVED"), Some(&0));
     }
 }

@@ -4,7 +4,8 @@
 //! ledger, and reconciles orders whose notification never came.
 //!
 //! - [`serve`]: the gRPC server and the reconciliation loop, until shutdown.
-//! - [`PaymentConfig`]: what it needs; [`PaymentMetrics`]: its counters.
+//! - [`PaymentConfig`]: what it needs; [`PaymentMetrics`]: its counters,
+//!   also answered over gRPC (`Metrics`) for the gateway's `/metrics`.
 //! - `domain`: validated requests, payment states, notification outcomes.
 //! - `service`: the rules (CreatePayment, notifications, settling a payment).
 //! - `reconcile`: orderquery / closeorder for orders left unsettled.

@@ -20,6 +20,8 @@ pub mod payment {
     }
 }
 
+mod redact;
+
 /// Every service's descriptors, for tonic-reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/minipay_descriptor.bin"));

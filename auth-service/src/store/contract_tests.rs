@@ -1,17 +1,24 @@
 //! One contract per store trait, run against every backend: the in-process
 //! and SQLite ones always, Redis and MariaDB when `MINIPAY_TEST_REDIS_URL`
 //! and `MINIPAY_TEST_MYSQL_URL` are set. Set but unreachable fails the test.
+//! MariaDB tests use their own database, `minipay_auth_test`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::config::DatabaseUrl;
+use rand::Rng as _;
+use sha2::{Digest as _, Sha256};
 use sqlx::Connection as _;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use wechat::{ExposeSecret, SessionKey};
 
 use super::*;
+use crate::domain::{KeyId, MerchantApiKey, MerchantId};
 
 const KEY_1: &str = "tiihtNczf5v6AKRyjwEUhQ==";
 const KEY_2: &str = "AQIDBAUGBwgJCgsMDQ4PEA==";
@@ -335,9 +342,9 @@ async fn sqlite_user_store_meets_the_contract() {
     assert_eq!(store.get(&openid).await.unwrap(), Some(user(&openid, 3)));
 }
 
-/// Creates the dedicated test database on the server `url` names and
-/// connects the store to it, so migrations never meet other services'.
-async fn mysql_test_store(url: &str) -> MySqlUserStore {
+/// Creates the dedicated test database on the server `url` names; options
+/// that connect to it, so migrations never meet other services'.
+async fn mysql_test_options(url: &str) -> MySqlConnectOptions {
     let server = MySqlConnectOptions::from_str(url).unwrap();
     let created = tokio::time::timeout(PATIENCE, async {
         let mut conn = MySqlConnection::connect_with(&server).await?;
@@ -355,7 +362,11 @@ async fn mysql_test_store(url: &str) -> MySqlUserStore {
         Ok(Err(err)) => panic!("MINIPAY_TEST_MYSQL_URL is set but MariaDB is unreachable: {err}"),
         Err(_) => panic!("MINIPAY_TEST_MYSQL_URL is set but MariaDB does not answer"),
     }
-    MySqlUserStore::connect_with(server.database(MYSQL_TEST_DATABASE))
+    server.database(MYSQL_TEST_DATABASE)
+}
+
+async fn mysql_test_store(url: &str) -> MySqlUserStore {
+    MySqlUserStore::connect_with(mysql_test_options(url).await)
         .await
         .unwrap()
 }
@@ -374,6 +385,251 @@ async fn mysql_user_store_meets_the_contract() {
     let again = mysql_test_store(&url).await;
     let openid = format!("o-test-{run}-bob");
     assert_eq!(again.get(&openid).await.unwrap(), Some(user(&openid, 3)));
+}
+
+// ----------------------------------------------------------- merchant keys
+
+/// What the key suite needs beyond [`MerchantKeyStore`]: the stored row as
+/// the database holds it.
+trait KeyRows: MerchantKeyStore {
+    async fn raw_row(&self, key_id: &KeyId) -> Result<Option<sql::RawKeyRow>, StoreError>;
+}
+
+impl KeyRows for SqliteMerchantKeyStore {
+    async fn raw_row(&self, key_id: &KeyId) -> Result<Option<sql::RawKeyRow>, StoreError> {
+        SqliteMerchantKeyStore::raw_row(self, key_id).await
+    }
+}
+
+impl KeyRows for MySqlMerchantKeyStore {
+    async fn raw_row(&self, key_id: &KeyId) -> Result<Option<sql::RawKeyRow>, StoreError> {
+        MySqlMerchantKeyStore::raw_row(self, key_id).await
+    }
+}
+
+/// A merchant id no earlier run used (about 103 random bits).
+fn new_merchant() -> MerchantId {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::rng();
+    let random: String = (0..20)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect();
+    MerchantId::parse(format!("M{random}")).unwrap()
+}
+
+fn presented(text: &str) -> MerchantApiKey {
+    MerchantApiKey::presented(text)
+}
+
+fn owner(created: &CreatedKey) -> Option<KeyOwner> {
+    Some(KeyOwner {
+        merchant_id: created.merchant_id.clone(),
+        key_id: created.key_id.clone(),
+    })
+}
+
+/// Leaves behind rows of merchants made for this run.
+async fn merchant_key_store_contract(store: &impl KeyRows) {
+    let (alice, bob) = (new_merchant(), new_merchant());
+    let resolve = async |text: &str| store.resolve(&presented(text)).await.unwrap();
+
+    // Unknown keys: well-formed but never stored, empty, malformed.
+    let never = MerchantApiKey::generate();
+    assert_eq!(store.resolve(&never).await.unwrap(), None);
+    assert_eq!(resolve("").await, None);
+    assert_eq!(resolve("mk_not-a-key").await, None);
+    assert_eq!(store.list(&alice).await.unwrap(), vec![]);
+
+    // Create, then resolve.
+    let a1 = store.create(&alice).await.unwrap();
+    let a1_text = a1.api_key.expose_secret().to_owned();
+    assert_eq!(a1.merchant_id, alice);
+    assert_eq!(KeyId::parse(a1.key_id.as_str()).unwrap(), a1.key_id);
+    let body = a1_text.strip_prefix("mk_").unwrap();
+    assert_eq!(URL_SAFE_NO_PAD.decode(body).unwrap().len(), 32, "256 bits");
+    assert_eq!(resolve(&a1_text).await, owner(&a1));
+    let shown = format!("{a1:?}");
+    assert!(!shown.contains(body), "Debug shows the key: {shown}");
+
+    // The stored row holds the key's SHA-256, never the key.
+    let (key_id, merchant_id, key_hash, created_at, revoked_at) =
+        store.raw_row(&a1.key_id).await.unwrap().unwrap();
+    assert_eq!(key_id, a1.key_id.as_str());
+    assert_eq!(merchant_id, alice.as_str());
+    assert_eq!(key_hash, hex::encode(Sha256::digest(a1_text.as_bytes())));
+    for column in [&key_id, &merchant_id, &key_hash] {
+        assert!(!column.contains(body), "{column} holds the key");
+    }
+    assert_eq!(created_at, a1.created_at_ms);
+    assert!(
+        created_at > 1_600_000_000_000,
+        "{created_at} is not epoch ms"
+    );
+    assert_eq!(revoked_at, None);
+
+    // Near misses are other keys.
+    assert_eq!(resolve(&a1_text.to_uppercase()).await, None);
+    assert_eq!(resolve(&a1_text[..a1_text.len() - 1]).await, None);
+    assert_eq!(resolve(&format!("{a1_text} ")).await, None);
+    assert_eq!(resolve(body).await, None);
+    assert_eq!(resolve(&key_hash).await, None);
+
+    // Two keys for one merchant, both live; another merchant's apart.
+    let a2 = store.create(&alice).await.unwrap();
+    let a2_text = a2.api_key.expose_secret().to_owned();
+    assert_ne!(a2_text, a1_text);
+    assert_ne!(a2.key_id, a1.key_id);
+    assert_eq!(resolve(&a1_text).await, owner(&a1));
+    assert_eq!(resolve(&a2_text).await, owner(&a2));
+    let b1 = store.create(&bob).await.unwrap();
+    let b1_text = b1.api_key.expose_secret().to_owned();
+    assert_eq!(resolve(&b1_text).await, owner(&b1));
+    let listed = store.list(&alice).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(
+        listed[0].created_at_ms >= listed[1].created_at_ms,
+        "newest first"
+    );
+    let mut ids: Vec<&KeyId> = listed.iter().map(|k| &k.key_id).collect();
+    ids.sort();
+    let mut expected = vec![&a1.key_id, &a2.key_id];
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert!(listed.iter().all(|k| k.merchant_id == alice));
+    assert!(listed.iter().all(|k| k.revoked_at_ms.is_none()));
+
+    // Revoke one key by id: at once, once.
+    assert_eq!(
+        store.revoke(&Revoke::Key(a1.key_id.clone())).await.unwrap(),
+        1
+    );
+    assert_eq!(resolve(&a1_text).await, None);
+    assert_eq!(resolve(&a2_text).await, owner(&a2));
+    assert_eq!(
+        store.revoke(&Revoke::Key(a1.key_id.clone())).await.unwrap(),
+        0
+    );
+    let (.., revoked_at) = store.raw_row(&a1.key_id).await.unwrap().unwrap();
+    assert!(revoked_at.is_some_and(|at| at >= a1.created_at_ms));
+
+    // A key id scoped to another merchant revokes nothing.
+    let not_alices = Revoke::MerchantKey(alice.clone(), b1.key_id.clone());
+    assert_eq!(store.revoke(&not_alices).await.unwrap(), 0);
+    assert_eq!(resolve(&b1_text).await, owner(&b1));
+
+    // Revoke by merchant: every live key of that merchant, no other.
+    let a3 = store.create(&alice).await.unwrap();
+    let a3_text = a3.api_key.expose_secret().to_owned();
+    assert_eq!(
+        store
+            .revoke(&Revoke::Merchant(alice.clone()))
+            .await
+            .unwrap(),
+        2
+    );
+    for text in [&a1_text, &a2_text, &a3_text] {
+        assert_eq!(resolve(text).await, None);
+    }
+    assert_eq!(resolve(&b1_text).await, owner(&b1));
+    assert_eq!(
+        store
+            .revoke(&Revoke::Merchant(alice.clone()))
+            .await
+            .unwrap(),
+        0
+    );
+    let listed = store.list(&alice).await.unwrap();
+    assert_eq!(listed.len(), 3);
+    assert!(listed.iter().all(|k| k.revoked_at_ms.is_some()));
+
+    // The merchant's own key, scoped.
+    let bobs = Revoke::MerchantKey(bob.clone(), b1.key_id.clone());
+    assert_eq!(store.revoke(&bobs).await.unwrap(), 1);
+    assert_eq!(resolve(&b1_text).await, None);
+
+    // Unknown key ids and merchants.
+    assert_eq!(
+        store.revoke(&Revoke::Key(KeyId::generate())).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .revoke(&Revoke::Merchant(new_merchant()))
+            .await
+            .unwrap(),
+        0
+    );
+
+    // The database itself refuses a second row with a stored hash.
+    let duplicate = KeyRecord {
+        key_id: KeyId::generate(),
+        merchant_id: bob.clone(),
+        key_hash: a2.api_key.hash(),
+        created_at_ms: 1,
+    };
+    assert!(store.insert(&duplicate).await.is_err());
+
+    // Keys are distinct across many creations.
+    let carol = new_merchant();
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..50 {
+        let created = store.create(&carol).await.unwrap();
+        assert_eq!(created.api_key.expose_secret().len(), MerchantApiKey::LEN);
+        assert!(seen.insert(created.api_key.expose_secret().to_owned()));
+    }
+    assert_eq!(store.list(&carol).await.unwrap().len(), 50);
+    assert_eq!(store.revoke(&Revoke::Merchant(carol)).await.unwrap(), 50);
+
+    store.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_merchant_key_store_meets_the_contract() {
+    let run = run_id();
+    let dir = TempDir(std::env::temp_dir().join(format!("minipay-auth-test-{run}")));
+    let url = format!("sqlite://{}", dir.0.join("auth.db").display());
+    let store = SqliteMerchantKeyStore::connect(&url).await.unwrap();
+    assert_eq!(store.backend(), "sqlite");
+    merchant_key_store_contract(&store).await;
+
+    // The service's wiring: on the user store's pool, same database.
+    let users = SqliteUserStore::connect(&url).await.unwrap();
+    let shared = SqliteMerchantKeyStore::sharing(&users);
+    merchant_key_store_contract(&shared).await;
+
+    // The CLI's entry point sees what the service's store wrote, and back.
+    let cli = crate::merchant_keys(&DatabaseUrl::Sqlite(url))
+        .await
+        .unwrap();
+    assert_eq!(cli.backend(), "sqlite");
+    let merchant = new_merchant();
+    let by_service = shared.create(&merchant).await.unwrap();
+    let by_cli = cli.create(&merchant).await.unwrap();
+    assert_eq!(
+        cli.resolve(&by_service.api_key).await.unwrap(),
+        owner(&by_service)
+    );
+    assert_eq!(
+        shared.resolve(&by_cli.api_key).await.unwrap(),
+        owner(&by_cli)
+    );
+}
+
+#[tokio::test]
+async fn mysql_merchant_key_store_meets_the_contract() {
+    let Some(url) = env_url("MINIPAY_TEST_MYSQL_URL") else {
+        return;
+    };
+    let options = mysql_test_options(&url).await;
+    let store = MySqlMerchantKeyStore::connect_with(options.clone())
+        .await
+        .unwrap();
+    assert_eq!(store.backend(), "mysql");
+    merchant_key_store_contract(&store).await;
+
+    let users = MySqlUserStore::connect_with(options).await.unwrap();
+    let shared = MySqlMerchantKeyStore::sharing(&users);
+    merchant_key_store_contract(&shared).await;
 }
 
 // ------------------------------------------------------ unreachable backends
@@ -458,5 +714,28 @@ async fn sqlite_under_a_file_is_unavailable() {
     std::fs::write(&file, b"not a directory").unwrap();
     let url = format!("sqlite://{}", file.join("auth.db").display());
     let result = tokio::time::timeout(PATIENCE, SqliteUserStore::connect(&url)).await;
+    assert_unavailable(result, "sqlite");
+}
+
+#[tokio::test]
+async fn unreachable_mysql_merchant_keys_are_unavailable() {
+    let url = format!(
+        "mysql://root:{PASSWORD}@127.0.0.1:{}/minipay",
+        closed_port()
+    );
+    let url = DatabaseUrl::parse(&url).unwrap();
+    let result = tokio::time::timeout(PATIENCE, crate::merchant_keys(&url)).await;
+    assert_unavailable(result, "mysql");
+}
+
+#[tokio::test]
+async fn sqlite_merchant_keys_under_a_file_are_unavailable() {
+    let dir = TempDir(std::env::temp_dir().join(format!("minipay-auth-test-{}", run_id())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let file = dir.0.join("a-file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let url = format!("sqlite://{}", file.join("auth.db").display());
+    let result =
+        tokio::time::timeout(PATIENCE, crate::merchant_keys(&DatabaseUrl::Sqlite(url))).await;
     assert_unavailable(result, "sqlite");
 }

@@ -1,11 +1,12 @@
-//! What the MariaDB/MySQL and SQLite user stores share: the statements both
-//! dialects read the same way, the two upserts side by side, the row type,
-//! and the one mapping from `sqlx::Error` to [`StoreError`].
+//! What the MariaDB/MySQL and SQLite user and merchant key stores share: the
+//! statements both dialects read the same way, the two upserts side by side,
+//! the row types, and the one mapping from `sqlx::Error` to [`StoreError`].
 
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{StoreError, User};
+use super::{KeyOwner, MerchantKeyInfo, StoreError, User};
+use crate::domain::{KeyId, MerchantId};
 
 /// How long a pool waits for a connection (and so how long an unreachable
 /// database takes to be reported `Unavailable`).
@@ -79,6 +80,85 @@ impl From<UserRow> for User {
             country,
             language,
         }
+    }
+}
+
+/// Binds: key_id, merchant_id, key_hash, created_at.
+pub(crate) const INSERT_KEY: &str = "INSERT INTO merchant_keys \
+     (key_id, merchant_id, key_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, NULL)";
+
+/// Binds: key_hash. The one place a presented key is compared: by the
+/// database, through the unique index on key_hash.
+pub(crate) const RESOLVE_KEY: &str = "SELECT merchant_id, key_id FROM merchant_keys \
+     WHERE key_hash = ? AND revoked_at IS NULL";
+
+/// Binds: revoked_at, key_id.
+pub(crate) const REVOKE_KEY: &str = "UPDATE merchant_keys SET revoked_at = ? \
+     WHERE key_id = ? AND revoked_at IS NULL";
+
+/// Binds: revoked_at, key_id, merchant_id.
+pub(crate) const REVOKE_MERCHANT_KEY: &str = "UPDATE merchant_keys SET revoked_at = ? \
+     WHERE key_id = ? AND merchant_id = ? AND revoked_at IS NULL";
+
+/// Binds: revoked_at, merchant_id.
+pub(crate) const REVOKE_MERCHANT_KEYS: &str = "UPDATE merchant_keys SET revoked_at = ? \
+     WHERE merchant_id = ? AND revoked_at IS NULL";
+
+/// Binds: merchant_id, limit. Served by the (merchant_id, created_at) index.
+pub(crate) const LIST_KEYS: &str = "SELECT key_id, merchant_id, created_at, revoked_at \
+     FROM merchant_keys WHERE merchant_id = ? \
+     ORDER BY created_at DESC, key_id DESC LIMIT ?";
+
+/// The whole stored row, for tests that check what is (not) kept.
+#[cfg(test)]
+pub(crate) const SELECT_KEY_ROW: &str = "SELECT key_id, merchant_id, key_hash, created_at, \
+     revoked_at FROM merchant_keys WHERE key_id = ?";
+
+/// A stored row as tests read it: key_id, merchant_id, key_hash,
+/// created_at, revoked_at.
+#[cfg(test)]
+pub(crate) type RawKeyRow = (String, String, String, i64, Option<i64>);
+
+fn corrupt(backend: &'static str, what: &str, err: crate::AuthError) -> StoreError {
+    StoreError::Corrupt {
+        backend,
+        detail: format!("merchant_keys.{what}: {err}"),
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct KeyOwnerRow {
+    merchant_id: String,
+    key_id: String,
+}
+
+impl KeyOwnerRow {
+    pub(crate) fn parse(self, backend: &'static str) -> Result<KeyOwner, StoreError> {
+        Ok(KeyOwner {
+            merchant_id: MerchantId::parse(self.merchant_id)
+                .map_err(|e| corrupt(backend, "merchant_id", e))?,
+            key_id: KeyId::parse(self.key_id).map_err(|e| corrupt(backend, "key_id", e))?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct KeyInfoRow {
+    key_id: String,
+    merchant_id: String,
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl KeyInfoRow {
+    pub(crate) fn parse(self, backend: &'static str) -> Result<MerchantKeyInfo, StoreError> {
+        Ok(MerchantKeyInfo {
+            key_id: KeyId::parse(self.key_id).map_err(|e| corrupt(backend, "key_id", e))?,
+            merchant_id: MerchantId::parse(self.merchant_id)
+                .map_err(|e| corrupt(backend, "merchant_id", e))?,
+            created_at_ms: self.created_at,
+            revoked_at_ms: self.revoked_at,
+        })
     }
 }
 

@@ -1,5 +1,5 @@
-//! [`UserStore`] on SQLite: one file, WAL, for development and single-node
-//! deployments.
+//! [`UserStore`] and [`MerchantKeyStore`] on SQLite: one file, WAL, for
+//! development and single-node deployments.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -9,8 +9,12 @@ use async_trait::async_trait;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use super::sql::{self, UserRow};
-use super::{StoreError, User, UserStore};
+use super::sql::{self, KeyInfoRow, KeyOwnerRow, UserRow};
+use super::{
+    KeyOwner, KeyRecord, MAX_LISTED_KEYS, MerchantKeyInfo, MerchantKeyStore, Revoke, StoreError,
+    User, UserStore,
+};
+use crate::domain::{MerchantApiKey, MerchantId};
 
 const BACKEND: &str = "sqlite";
 
@@ -36,27 +40,7 @@ impl SqliteUserStore {
     /// `busy_timeout`, foreign keys and `create_if_missing` are set here
     /// whatever `options` said.
     pub async fn connect_with(options: SqliteConnectOptions) -> Result<Self, StoreError> {
-        let options = options
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
-        create_parent_dir(options.get_filename())?;
-        let pool = sql::bounded(
-            BACKEND,
-            SqlitePoolOptions::new()
-                .acquire_timeout(sql::ACQUIRE_TIMEOUT)
-                .connect_with(options),
-        )
-        .await?;
-        sqlx::migrate!("migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(|err| StoreError::Unavailable {
-                backend: BACKEND,
-                detail: format!("migrations failed: {err}"),
-            })?;
+        let pool = open(options).await?;
         tracing::debug!("sqlite user store ready");
         Ok(Self { pool })
     }
@@ -86,6 +70,33 @@ impl SqliteUserStore {
     }
 }
 
+/// Opens the pool (WAL, `busy_timeout`, foreign keys, `create_if_missing`
+/// whatever `options` said) and runs the migrations in `migrations/sqlite`.
+async fn open(options: SqliteConnectOptions) -> Result<SqlitePool, StoreError> {
+    let options = options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(BUSY_TIMEOUT)
+        .foreign_keys(true);
+    create_parent_dir(options.get_filename())?;
+    let pool = sql::bounded(
+        BACKEND,
+        SqlitePoolOptions::new()
+            .acquire_timeout(sql::ACQUIRE_TIMEOUT)
+            .connect_with(options),
+    )
+    .await?;
+    sqlx::migrate!("migrations/sqlite")
+        .run(&pool)
+        .await
+        .map_err(|err| StoreError::Unavailable {
+            backend: BACKEND,
+            detail: format!("migrations failed: {err}"),
+        })?;
+    Ok(pool)
+}
+
 /// SQLite creates a missing file but not a missing directory.
 fn create_parent_dir(file: &Path) -> Result<(), StoreError> {
     match file.parent() {
@@ -108,6 +119,99 @@ impl UserStore for SqliteUserStore {
         let query = sqlx::query_as::<_, UserRow>(sql::SELECT_USER).bind(openid);
         let row = sql::bounded(BACKEND, query.fetch_optional(&self.pool)).await?;
         Ok(row.map(User::from))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sql::bounded(BACKEND, sqlx::query(sql::PING).execute(&self.pool)).await?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+}
+
+/// Merchant API keys in the same SQLite database as the users.
+#[derive(Debug, Clone)]
+pub struct SqliteMerchantKeyStore {
+    pool: SqlitePool,
+}
+
+impl SqliteMerchantKeyStore {
+    /// Opens the database at `url` as [`SqliteUserStore::connect`] does
+    /// (running the same migrations); safe while another process, such as
+    /// the running stack, has it open.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options =
+            SqliteConnectOptions::from_str(url).map_err(|err| sql::store_error(BACKEND, err))?;
+        Self::connect_with(options).await
+    }
+
+    /// As [`connect`](Self::connect), from options already parsed.
+    pub async fn connect_with(options: SqliteConnectOptions) -> Result<Self, StoreError> {
+        let pool = open(options).await?;
+        tracing::debug!("sqlite merchant key store ready");
+        Ok(Self { pool })
+    }
+
+    /// On the user store's pool: same database, no second pool.
+    pub(crate) fn sharing(users: &SqliteUserStore) -> Self {
+        Self {
+            pool: users.pool.clone(),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) async fn raw_row(
+        &self,
+        key_id: &crate::domain::KeyId,
+    ) -> Result<Option<sql::RawKeyRow>, StoreError> {
+        let query = sqlx::query_as::<_, sql::RawKeyRow>(sql::SELECT_KEY_ROW).bind(key_id.as_str());
+        sql::bounded(BACKEND, query.fetch_optional(&self.pool)).await
+    }
+}
+
+#[async_trait]
+impl MerchantKeyStore for SqliteMerchantKeyStore {
+    async fn insert(&self, record: &KeyRecord) -> Result<(), StoreError> {
+        let query = sqlx::query(sql::INSERT_KEY)
+            .bind(record.key_id.as_str())
+            .bind(record.merchant_id.as_str())
+            .bind(record.key_hash.as_str())
+            .bind(record.created_at_ms);
+        sql::bounded(BACKEND, query.execute(&self.pool)).await?;
+        Ok(())
+    }
+
+    async fn resolve(&self, key: &MerchantApiKey) -> Result<Option<KeyOwner>, StoreError> {
+        let hash = key.hash();
+        let query = sqlx::query_as::<_, KeyOwnerRow>(sql::RESOLVE_KEY).bind(hash.as_str());
+        let row = sql::bounded(BACKEND, query.fetch_optional(&self.pool)).await?;
+        row.map(|row| row.parse(BACKEND)).transpose()
+    }
+
+    async fn revoke(&self, which: &Revoke) -> Result<u64, StoreError> {
+        let now = sql::now_millis();
+        let query = match which {
+            Revoke::Key(key_id) => sqlx::query(sql::REVOKE_KEY).bind(now).bind(key_id.as_str()),
+            Revoke::MerchantKey(merchant_id, key_id) => sqlx::query(sql::REVOKE_MERCHANT_KEY)
+                .bind(now)
+                .bind(key_id.as_str())
+                .bind(merchant_id.as_str()),
+            Revoke::Merchant(merchant_id) => sqlx::query(sql::REVOKE_MERCHANT_KEYS)
+                .bind(now)
+                .bind(merchant_id.as_str()),
+        };
+        let done = sql::bounded(BACKEND, query.execute(&self.pool)).await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn list(&self, merchant_id: &MerchantId) -> Result<Vec<MerchantKeyInfo>, StoreError> {
+        let query = sqlx::query_as::<_, KeyInfoRow>(sql::LIST_KEYS)
+            .bind(merchant_id.as_str())
+            .bind(i64::from(MAX_LISTED_KEYS));
+        let rows = sql::bounded(BACKEND, query.fetch_all(&self.pool)).await?;
+        rows.into_iter().map(|row| row.parse(BACKEND)).collect()
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

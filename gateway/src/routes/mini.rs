@@ -8,7 +8,7 @@ use common::grpc;
 use proto::auth::v1::{DecryptUserDataRequest, LoginRequest, LogoutRequest, User};
 use serde::Serialize;
 
-use super::{AUTH, both, call};
+use super::{AUTH, Rpc, both, call};
 use crate::AppState;
 use crate::envelope::Envelope;
 use crate::error::ApiError;
@@ -37,8 +37,8 @@ async fn login(
     };
     let cfg = &app.0;
     let answer = call(
-        AUTH,
-        cfg.deadline,
+        &app,
+        Rpc::auth("Login"),
         &rid,
         cfg.auth
             .clone()
@@ -119,8 +119,8 @@ async fn getinfo(
     let request = getinfo_request(&headers, &body)?;
     let cfg = &app.0;
     let answer = call(
-        AUTH,
-        cfg.deadline,
+        &app,
+        Rpc::auth("DecryptUserData"),
         &rid,
         cfg.auth
             .clone()
@@ -144,8 +144,8 @@ async fn logout(
     };
     let cfg = &app.0;
     call(
-        AUTH,
-        cfg.deadline,
+        &app,
+        Rpc::auth("Logout"),
         &rid,
         cfg.auth
             .clone()

@@ -13,7 +13,7 @@ use proto::ledger::v1::{GetOrderRequest, Order};
 use proto::payment::v1::CreatePaymentRequest;
 use serde::Serialize;
 
-use super::{AUTH, LEDGER, PAYMENT, both, call};
+use super::{AUTH, LEDGER, Rpc, both, call};
 use crate::AppState;
 use crate::envelope::Envelope;
 use crate::error::ApiError;
@@ -28,8 +28,8 @@ pub(crate) fn routes() -> Router<AppState> {
 async fn openid(app: &AppState, rid: &str, token: String) -> Result<String, ApiError> {
     let cfg = &app.0;
     let answer = call(
-        AUTH,
-        cfg.deadline,
+        app,
+        Rpc::auth("ResolveToken"),
         rid,
         cfg.auth.clone().resolve_token(grpc::request(
             ResolveTokenRequest { token },
@@ -85,8 +85,8 @@ async fn pay(
     // A WeChat failure comes back as code 4 with `data.out_trade_no`: the
     // mapping keeps the number CreatePayment attached to the status.
     let answer = call(
-        PAYMENT,
-        cfg.deadline,
+        &app,
+        Rpc::payment("CreatePayment"),
         &rid,
         cfg.payment
             .clone()
@@ -164,8 +164,8 @@ async fn order(
         payer_openid: payer_openid.clone(),
     };
     let order = call(
-        LEDGER,
-        cfg.deadline,
+        &app,
+        Rpc::ledger("GetOrder"),
         &rid,
         cfg.ledger
             .clone()

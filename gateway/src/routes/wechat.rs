@@ -12,7 +12,7 @@ use axum::routing::post;
 use common::grpc;
 use proto::payment::v1::HandlePayNotifyRequest;
 
-use super::{PAYMENT, both, with_deadline};
+use super::{PAYMENT, Rpc, both, with_deadline};
 use crate::AppState;
 use crate::config::NOTIFY_BODY_LIMIT;
 use crate::error::ApiError;
@@ -70,7 +70,8 @@ async fn pay_notify(
     };
     let mut client = cfg.payment.clone();
     let call = client.handle_pay_notify(grpc::request(request, &rid, cfg.deadline));
-    let answer = match with_deadline(cfg.deadline, call).await {
+    let rpc = Rpc::payment("HandlePayNotify");
+    let answer = match with_deadline(&app.1, rpc, cfg.deadline, call).await {
         Ok(answer) => answer,
         Err(status) => {
             // Logged by the one mapping; whatever went wrong, WeChat keeps the

@@ -29,7 +29,7 @@ use tonic::transport::Endpoint;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Code, Request, Response, Status};
 
-pub use crate::services::{FakeLedger, FakePayment, LedgerCall, PaymentCall};
+pub use crate::services::{FakeLedger, FakePayment, LedgerCall, PaymentCall, PaymentMetrics};
 
 pub const GOOD_TOKEN: &str = "tok-good";
 pub const GOOD_OPENID: &str = "o-openid-1";

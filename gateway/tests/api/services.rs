@@ -14,8 +14,9 @@ use proto::ledger::v1::{
 use proto::payment::v1::payment_service_server::PaymentService;
 use proto::payment::v1::{
     CreatePaymentRequest, CreatePaymentResponse, HandlePayNotifyRequest, HandlePayNotifyResponse,
+    MetricsRequest, MetricsResponse,
 };
-use tonic::{Request, Response, Status};
+use tonic::{Code, Request, Response, Status};
 
 use crate::helpers::{GOOD_OPENID, OTHER_OPENID, Readiness, Recorder, Seen};
 
@@ -38,12 +39,44 @@ pub enum PaymentCall {
     Create(CreatePaymentRequest),
     Notify(Vec<u8>),
     Readiness,
+    Metrics,
+}
+
+/// What Metrics answers.
+#[derive(Debug, Clone)]
+pub enum PaymentMetrics {
+    Counters(MetricsResponse),
+    Fail(Code, String),
+    Hang,
+}
+
+impl PaymentMetrics {
+    /// Applied 3, duplicate 1, refused 2, the rest 0; anomalies 1.
+    pub fn sample() -> Self {
+        let counts = [
+            ("RECEIVED", 0),
+            ("APPLIED", 3),
+            ("DUPLICATE", 1),
+            ("REFUSED", 2),
+            ("FAILED_PAYMENT", 0),
+            ("DEFERRED", 0),
+            ("ANOMALY", 1),
+        ];
+        PaymentMetrics::Counters(MetricsResponse {
+            notifications_by_outcome: counts
+                .into_iter()
+                .map(|(outcome, n)| (outcome.to_owned(), n))
+                .collect(),
+            anomalies: 1,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct FakePayment {
     seen: Recorder<PaymentCall>,
     readiness: Arc<Mutex<Readiness>>,
+    metrics: Arc<Mutex<PaymentMetrics>>,
 }
 
 impl Default for FakePayment {
@@ -51,6 +84,7 @@ impl Default for FakePayment {
         Self {
             seen: Recorder::default(),
             readiness: Arc::new(Mutex::new(Readiness::ok(&["payments:sqlite"]))),
+            metrics: Arc::new(Mutex::new(PaymentMetrics::sample())),
         }
     }
 }
@@ -83,6 +117,10 @@ impl FakePayment {
 
     pub fn set_readiness(&self, readiness: Readiness) {
         *self.readiness.lock().unwrap() = readiness;
+    }
+
+    pub fn set_metrics(&self, metrics: PaymentMetrics) {
+        *self.metrics.lock().unwrap() = metrics;
     }
 }
 
@@ -157,6 +195,22 @@ impl PaymentService for FakePayment {
         Ok(Response::new(proto::payment::v1::ReadinessResponse {
             dependencies,
         }))
+    }
+
+    async fn metrics(
+        &self,
+        request: Request<MetricsRequest>,
+    ) -> Result<Response<MetricsResponse>, Status> {
+        self.seen.record(&request, PaymentCall::Metrics);
+        let script = self.metrics.lock().unwrap().clone();
+        match script {
+            PaymentMetrics::Counters(counters) => Ok(Response::new(counters)),
+            PaymentMetrics::Fail(code, message) => Err(Status::new(code, message)),
+            PaymentMetrics::Hang => {
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                Err(Status::internal("too late"))
+            }
+        }
     }
 }
 

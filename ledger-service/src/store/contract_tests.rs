@@ -4,6 +4,7 @@
 //! never meet earlier data.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -17,20 +18,21 @@ use tokio::sync::Barrier;
 use super::*;
 use crate::domain::{
     Cursor, Description, MerchantName, Openid, OrderStatus, PageLimit, TransactionId,
+    WithdrawalRequest,
 };
 
-const MYSQL_TEST_DATABASE: &str = "minipay_ledger_test";
+pub(super) const MYSQL_TEST_DATABASE: &str = "minipay_ledger_test";
 /// A bound on everything a test waits for, so a broken backend fails the
 /// test instead of hanging it.
-const PATIENCE: Duration = Duration::from_secs(10);
+pub(super) const PATIENCE: Duration = Duration::from_secs(10);
 const EMOJI_NAME: &str = "小明的店 🐼‍🔥";
 
 /// 16 hex digits that tag everything one run creates.
-fn run_id() -> String {
+pub(super) fn run_id() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 
-fn env_url(var: &str) -> Option<String> {
+pub(super) fn env_url(var: &str) -> Option<String> {
     let url = std::env::var(var).ok().filter(|url| !url.is_empty());
     if url.is_none() {
         eprintln!("skipped: {var} is not set");
@@ -38,64 +40,293 @@ fn env_url(var: &str) -> Option<String> {
     url
 }
 
-/// What the suite needs beyond [`LedgerStore`]: a withdrawal's stamp, until
-/// withdrawals exist.
-trait TestStore: LedgerStore + 'static {
-    async fn stamp_withdrawal(&self, out_trade_no: &OutTradeNo, withdrawal_id: &str);
+/// A bind of [`TestStore::execute`].
+#[derive(Debug, Clone)]
+pub(super) enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// An order as the order-by-order checker reads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(super) struct OrderFacts {
+    pub out_trade_no: String,
+    pub status: String,
+    pub amount_fen: i64,
+    pub withdrawal_id: Option<String>,
+}
+
+/// A withdrawal as the order-by-order checker reads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(super) struct WithdrawalFacts {
+    pub withdrawal_id: String,
+    pub status: String,
+    pub amount_fen: i64,
+    pub order_count: i64,
+}
+
+/// What the suites need beyond the store traits: the same store with a
+/// step hook, statements no operation makes (tampering, the naive
+/// algorithm, EXPLAIN, bulk rows), and the rows as they are.
+pub(super) trait TestStore: LedgerStore + WithdrawalStore + Clone + 'static {
+    /// Whether a payment waits for a withdrawal in progress (SQLite: one
+    /// writer at a time) or is applied meanwhile (MariaDB: row locks).
+    const PAYMENTS_WAIT_FOR_WITHDRAWALS: bool;
+
+    /// The dialect's claim and balance statements.
+    const CLAIM_ORDERS: &'static str;
+    const BALANCE_WITHDRAWABLE: &'static str;
+
+    fn with_hook(&self, hook: StepHook) -> Self;
+
+    /// Runs one statement; the rows it changed.
+    fn execute(
+        &self,
+        statement: &str,
+        binds: Vec<Bind>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    fn orders_of(&self, merchant: &MerchantId) -> impl Future<Output = Vec<OrderFacts>> + Send;
+
+    fn withdrawals_of(
+        &self,
+        merchant: &MerchantId,
+    ) -> impl Future<Output = Vec<WithdrawalFacts>> + Send;
+
+    /// Σ and count of the merchant's PAID orders that no withdrawal holds,
+    /// read on their own (the naive algorithm's first step).
+    fn free_paid(&self, merchant: &MerchantId) -> impl Future<Output = (i64, i64)> + Send;
+
+    /// The query plan of `statement`, one line per step (SQLite's EXPLAIN
+    /// QUERY PLAN details; MariaDB's EXPLAIN rows as `table key type extra`).
+    fn explain(
+        &self,
+        statement: &str,
+        binds: Vec<Bind>,
+    ) -> impl Future<Output = Vec<String>> + Send;
+
+    /// `n` PAID orders of `merchant`, free, inserted by one statement.
+    fn bulk_paid_orders(
+        &self,
+        merchant: &MerchantId,
+        tag: &str,
+        n: i64,
+    ) -> impl Future<Output = ()> + Send;
+}
+
+macro_rules! bind_all {
+    ($query:expr, $binds:expr) => {{
+        let mut query = $query;
+        for bind in $binds {
+            query = match bind {
+                Bind::Text(text) => query.bind(text),
+                Bind::Int(int) => query.bind(int),
+            };
+        }
+        query
+    }};
+}
+
+macro_rules! test_store_common {
+    ($backend:literal) => {
+        fn with_hook(&self, hook: StepHook) -> Self {
+            self.with_step_hook(hook)
+        }
+
+        async fn execute(&self, statement: &str, binds: Vec<Bind>) -> Result<u64, StoreError> {
+            let query = bind_all!(
+                sqlx::query(sqlx::AssertSqlSafe(statement.to_owned())),
+                binds
+            );
+            query
+                .execute(self.pool())
+                .await
+                .map(|done| done.rows_affected())
+                .map_err(|err| super::sql::store_error($backend, err))
+        }
+
+        async fn orders_of(&self, merchant: &MerchantId) -> Vec<OrderFacts> {
+            sqlx::query_as::<_, OrderFacts>(
+                "SELECT out_trade_no, status, amount_fen, withdrawal_id FROM orders \
+                 WHERE merchant_id = ? ORDER BY out_trade_no",
+            )
+            .bind(merchant.as_str())
+            .fetch_all(self.pool())
+            .await
+            .unwrap()
+        }
+
+        async fn free_paid(&self, merchant: &MerchantId) -> (i64, i64) {
+            let sum = sqlx::query_as::<_, super::sql::SumRow>(Self::BALANCE_WITHDRAWABLE)
+                .bind(merchant.as_str())
+                .fetch_one(self.pool())
+                .await
+                .unwrap();
+            (sum.fen, sum.orders)
+        }
+
+        async fn withdrawals_of(&self, merchant: &MerchantId) -> Vec<WithdrawalFacts> {
+            sqlx::query_as::<_, WithdrawalFacts>(
+                "SELECT withdrawal_id, status, amount_fen, order_count FROM withdrawals \
+                 WHERE merchant_id = ? ORDER BY withdrawal_id",
+            )
+            .bind(merchant.as_str())
+            .fetch_all(self.pool())
+            .await
+            .unwrap()
+        }
+    };
 }
 
 impl TestStore for SqliteLedgerStore {
-    async fn stamp_withdrawal(&self, out_trade_no: &OutTradeNo, withdrawal_id: &str) {
-        SqliteLedgerStore::stamp_withdrawal(self, out_trade_no, withdrawal_id)
+    const PAYMENTS_WAIT_FOR_WITHDRAWALS: bool = true;
+    const CLAIM_ORDERS: &'static str = super::sqlite::CLAIM_ORDERS;
+    const BALANCE_WITHDRAWABLE: &'static str = super::sqlite::BALANCE_WITHDRAWABLE;
+
+    test_store_common!("sqlite");
+
+    async fn explain(&self, statement: &str, binds: Vec<Bind>) -> Vec<String> {
+        let query = bind_all!(
+            sqlx::query_as::<_, (i64, i64, i64, String)>(sqlx::AssertSqlSafe(format!(
+                "EXPLAIN QUERY PLAN {statement}"
+            ))),
+            binds
+        );
+        query
+            .fetch_all(self.pool())
             .await
-            .unwrap();
+            .unwrap()
+            .into_iter()
+            .map(|(_, _, _, detail)| detail)
+            .collect()
+    }
+
+    async fn bulk_paid_orders(&self, merchant: &MerchantId, tag: &str, n: i64) {
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) \
+             INSERT INTO orders (out_trade_no, merchant_id, payer_openid, amount_fen, \
+                                 description, status, transaction_id, created_at, paid_at) \
+             SELECT 'B' || ? || i, ?, 'oBulkPayer', 1 + i % 100, '', 'PAID', \
+                    'X' || ? || i, 1000 + i, 2000 + i FROM n",
+        )
+        .bind(n)
+        .bind(tag)
+        .bind(merchant.as_str())
+        .bind(tag)
+        .execute(self.pool())
+        .await
+        .unwrap();
     }
 }
 
 impl TestStore for MySqlLedgerStore {
-    async fn stamp_withdrawal(&self, out_trade_no: &OutTradeNo, withdrawal_id: &str) {
-        MySqlLedgerStore::stamp_withdrawal(self, out_trade_no, withdrawal_id)
+    const PAYMENTS_WAIT_FOR_WITHDRAWALS: bool = false;
+    const CLAIM_ORDERS: &'static str = super::mysql::CLAIM_ORDERS;
+    const BALANCE_WITHDRAWABLE: &'static str = super::mysql::BALANCE_WITHDRAWABLE;
+
+    test_store_common!("mysql");
+
+    async fn explain(&self, statement: &str, binds: Vec<Bind>) -> Vec<String> {
+        // Fresh statistics: bulk inserts just changed the tables.
+        sqlx::raw_sql("ANALYZE TABLE orders, withdrawals")
+            .execute(self.pool())
             .await
             .unwrap();
+        let query = bind_all!(
+            sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN {statement}"))),
+            binds
+        );
+        let rows = query.fetch_all(self.pool()).await.unwrap();
+        rows.iter()
+            .map(|row| {
+                use sqlx::Row as _;
+                let text = |column: &str| {
+                    row.try_get::<Option<String>, _>(column)
+                        .unwrap()
+                        .unwrap_or_else(|| "NULL".into())
+                };
+                format!(
+                    "{} key={} type={} extra={}",
+                    text("table"),
+                    text("key"),
+                    text("type"),
+                    text("Extra")
+                )
+            })
+            .collect()
+    }
+
+    /// In statements of 1000 rows: MariaDB stops a recursive CTE at
+    /// `max_recursive_iterations` (1000 on this server), MySQL at
+    /// `cte_max_recursion_depth` (1000 by default).
+    async fn bulk_paid_orders(&self, merchant: &MerchantId, tag: &str, n: i64) {
+        const BATCH: i64 = 1000;
+        let mut done = 0;
+        while done < n {
+            sqlx::query(
+                "INSERT INTO orders (out_trade_no, merchant_id, payer_openid, amount_fen, \
+                                     description, status, transaction_id, created_at, paid_at) \
+                 WITH RECURSIVE n(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM n WHERE i < ?) \
+                 SELECT CONCAT('B', ?, i), ?, 'oBulkPayer', 1 + i % 100, '', 'PAID', \
+                        CONCAT('X', ?, i), 1000 + i, 2000 + i FROM n",
+            )
+            .bind(done + 1)
+            .bind(n.min(done + BATCH))
+            .bind(tag)
+            .bind(merchant.as_str())
+            .bind(tag)
+            .execute(self.pool())
+            .await
+            .unwrap();
+            done += BATCH;
+        }
     }
 }
 
 /// Names for one run's rows.
-struct Ids {
-    run: String,
+pub(super) struct Ids {
+    pub(super) run: String,
 }
 
 impl Ids {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self { run: run_id() }
     }
 
     /// `T` + run + name: at most 32 characters for names up to 15.
-    fn order(&self, name: &str) -> OutTradeNo {
+    pub(super) fn order(&self, name: &str) -> OutTradeNo {
         OutTradeNo::parse(format!("T{}{name}", self.run)).unwrap()
     }
 
-    fn transaction(&self, name: &str) -> TransactionId {
+    pub(super) fn transaction(&self, name: &str) -> TransactionId {
         TransactionId::parse(format!("4200{}{name}", self.run)).unwrap()
     }
 
-    fn payer(&self, name: &str) -> Openid {
+    pub(super) fn payer(&self, name: &str) -> Openid {
         Openid::parse(format!("o-{}-{name}", self.run)).unwrap()
     }
 }
 
-fn fen(amount: i64) -> AmountFen {
+pub(super) fn fen(amount: i64) -> AmountFen {
     AmountFen::positive(amount).unwrap()
 }
 
-async fn new_merchant(store: &impl LedgerStore, name: &str) -> Merchant {
+pub(super) async fn new_merchant(store: &impl LedgerStore, name: &str) -> Merchant {
     store
         .create_merchant(&NewMerchant::parse(name, "").unwrap())
         .await
         .unwrap()
 }
 
-fn new_order(ids: &Ids, name: &str, merchant: &MerchantId, amount: i64) -> NewOrder {
+/// A merchant with a payout account: one that can withdraw.
+pub(super) async fn payout_merchant(store: &impl LedgerStore, name: &str) -> Merchant {
+    store
+        .create_merchant(&NewMerchant::parse(name, "oPayout_contract").unwrap())
+        .await
+        .unwrap()
+}
+
+pub(super) fn new_order(ids: &Ids, name: &str, merchant: &MerchantId, amount: i64) -> NewOrder {
     NewOrder {
         out_trade_no: ids.order(name),
         merchant_id: merchant.clone(),
@@ -105,14 +336,14 @@ fn new_order(ids: &Ids, name: &str, merchant: &MerchantId, amount: i64) -> NewOr
     }
 }
 
-async fn created(store: &impl LedgerStore, order: &NewOrder, at_ms: i64) -> Order {
+pub(super) async fn created(store: &impl LedgerStore, order: &NewOrder, at_ms: i64) -> Order {
     match store.create_order(order, at_ms).await.unwrap() {
         CreateOrder::Created(order) => order,
         other => panic!("{}: {other:?}", order.out_trade_no),
     }
 }
 
-fn payment(
+pub(super) fn payment(
     out_trade_no: &OutTradeNo,
     transaction: &TransactionId,
     amount: i64,
@@ -126,7 +357,7 @@ fn payment(
     }
 }
 
-async fn row(store: &impl LedgerStore, out_trade_no: &OutTradeNo) -> Order {
+pub(super) async fn row(store: &impl LedgerStore, out_trade_no: &OutTradeNo) -> Order {
     store.order(out_trade_no).await.unwrap().unwrap()
 }
 
@@ -390,7 +621,7 @@ async fn close_order_contract(store: &impl TestStore, ids: &Ids) {
 }
 
 /// Every page of `query`, following the cursors.
-async fn all_pages(store: &impl LedgerStore, mut query: OrderQuery) -> Vec<Vec<Order>> {
+pub(super) async fn all_pages(store: &impl LedgerStore, mut query: OrderQuery) -> Vec<Vec<Order>> {
     let mut pages = Vec::new();
     loop {
         let page = store.list_orders(&query).await.unwrap();
@@ -406,25 +637,33 @@ async fn all_pages(store: &impl LedgerStore, mut query: OrderQuery) -> Vec<Vec<O
 }
 
 async fn list_orders_contract(store: &impl TestStore, ids: &Ids) {
-    let merchant = new_merchant(store, "listing").await;
+    let merchant = payout_merchant(store, "listing").await;
     let m = &merchant.merchant_id;
     let neighbour = new_merchant(store, "neighbour").await;
 
     // 23 orders, three to a millisecond (so out_trade_no breaks ties), in a
-    // mix of states; half the paid ones held by a withdrawal.
+    // mix of states; half the paid ones held by a withdrawal (paid before
+    // it, the others after).
     let mut names = Vec::new();
+    let pay = |i: i64| {
+        let name = format!("L{i:02}");
+        let no = ids.order(&name);
+        let at = 10_000 + i / 3;
+        async move {
+            store
+                .mark_paid(&payment(&no, &ids.transaction(&name), 100 + i, at + 1))
+                .await
+                .unwrap();
+        }
+    };
     for i in 0..23 {
         let name = format!("L{i:02}");
         let at = 10_000 + i / 3;
         created(store, &new_order(ids, &name, m, 100 + i), at).await;
         let no = ids.order(&name);
         if i % 3 != 1 {
-            store
-                .mark_paid(&payment(&no, &ids.transaction(&name), 100 + i, at + 1))
-                .await
-                .unwrap();
             if i % 2 == 0 {
-                store.stamp_withdrawal(&no, &format!("W{}", ids.run)).await;
+                pay(i).await;
             }
         } else if i % 2 == 0 {
             store.close_order(&no).await.unwrap();
@@ -437,6 +676,14 @@ async fn list_orders_contract(store: &impl TestStore, ids: &Ids) {
             at,
         )
         .await;
+    }
+    let request = WithdrawalRequest::parse(m.as_str(), None, "").unwrap();
+    let Withdraw::Created(withdrawal) = store.withdraw(&request, 20_000).await.unwrap() else {
+        panic!("the held orders were not withdrawn");
+    };
+    assert_eq!(withdrawal.order_count, 8);
+    for i in (0..23).filter(|i| i % 3 != 1 && i % 2 != 0) {
+        pay(i).await;
     }
     let mut everything = Vec::new();
     for name in &names {
@@ -658,7 +905,7 @@ async fn mark_paid_race<S: TestStore>(store: Arc<S>) {
     eprintln!("race winners by round: {winners:?}");
 }
 
-struct TempDir(PathBuf);
+pub(super) struct TempDir(pub(super) PathBuf);
 
 impl Drop for TempDir {
     fn drop(&mut self) {
@@ -666,7 +913,7 @@ impl Drop for TempDir {
     }
 }
 
-fn temp_dir() -> TempDir {
+pub(super) fn temp_dir() -> TempDir {
     TempDir(std::env::temp_dir().join(format!("minipay-ledger-test-{}", run_id())))
 }
 
@@ -701,7 +948,7 @@ async fn sqlite_mark_paid_race_has_one_winner() {
 
 /// Creates the dedicated test database on the server `url` names and
 /// connects the store to it, so migrations never meet other services'.
-async fn mysql_test_store(url: &str) -> MySqlLedgerStore {
+pub(super) async fn mysql_test_store(url: &str) -> MySqlLedgerStore {
     let server = MySqlConnectOptions::from_str(url).unwrap();
     let created = tokio::time::timeout(PATIENCE, async {
         let mut conn = MySqlConnection::connect_with(&server).await?;

@@ -1,7 +1,9 @@
-//! [`LedgerStore`] on MariaDB/MySQL: InnoDB, utf8mb4 end to end. Every
-//! connection runs at READ COMMITTED (each statement sees the latest
-//! commits, no gap locks), and counts matched rather than changed rows, as
-//! SQLite does.
+//! [`LedgerStore`] and [`WithdrawalStore`](super::WithdrawalStore) on
+//! MariaDB/MySQL: InnoDB, utf8mb4 end to end. Every connection runs at READ
+//! COMMITTED (each statement sees the latest commits, no gap locks: the
+//! measured best shape for the withdrawal's claim, and payments inserted
+//! meanwhile are never deadlock victims), and counts matched rather than
+//! changed rows, as SQLite does.
 
 use std::str::FromStr;
 
@@ -11,7 +13,8 @@ use sqlx::MySqlPool;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 
 use super::sql::{self, MerchantRow, OrderRow};
-use super::{CloseOrder, CreateOrder, LedgerStore, MarkPaid, StoreError};
+use super::withdrawals::withdrawal_store;
+use super::{CloseOrder, CreateOrder, LedgerStore, MarkPaid, StepHook, StoreError};
 use crate::domain::{
     Merchant, MerchantId, MerchantStatus, NewMerchant, NewOrder, Order, OrderPage, OrderQuery,
     Payment,
@@ -28,9 +31,46 @@ const READ_COMMITTED: &str = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMI
 
 const BEGIN_WRITE: &str = "BEGIN";
 
+/// The merchant's row, locked until the transaction ends: a merchant's
+/// withdrawals and payout failures run one at a time, each claiming with
+/// nothing else of the merchant's in flight (without it, concurrent claims
+/// deadlock each other). Payments never lock the merchant row (MarkPaid
+/// changes no foreign key column), so they are not held up.
+const LOCK_MERCHANT: &str = "SELECT merchant_id, name, payout_openid, status, \
+     created_at FROM merchants WHERE merchant_id = ? FOR UPDATE";
+
+/// Reads that must agree with each other (balance, audit) run in one
+/// REPEATABLE READ consistent snapshot, read only: no locks taken, none
+/// waited for. `SET TRANSACTION` (no SESSION) applies to the next
+/// transaction only; the connection returns to READ COMMITTED after it.
+const SNAPSHOT_SETUP: &[&str] = &["SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"];
+const BEGIN_SNAPSHOT: &str = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY";
+
+/// The claim, on the index meant for it (see [`super::sql::claim_orders`]).
+pub(crate) const CLAIM_ORDERS: &str =
+    super::sql::claim_orders!("FORCE INDEX (orders_by_merchant_status_withdrawal)");
+
+/// The balance's free orders, on the claim's index (see
+/// [`super::sql::balance_withdrawable`]).
+pub(crate) const BALANCE_WITHDRAWABLE: &str =
+    super::sql::balance_withdrawable!("FORCE INDEX (orders_by_merchant_status_withdrawal)");
+
+withdrawal_store!(
+    MySqlLedgerStore,
+    backend: BACKEND,
+    begin_write: BEGIN_WRITE,
+    lock_merchant: LOCK_MERCHANT,
+    claim_orders: CLAIM_ORDERS,
+    balance_withdrawable: BALANCE_WITHDRAWABLE,
+    snapshot_setup: SNAPSHOT_SETUP,
+    begin_snapshot: BEGIN_SNAPSHOT,
+);
+
 #[derive(Debug, Clone)]
 pub struct MySqlLedgerStore {
     pool: MySqlPool,
+    /// Runs between the steps of every withdrawal; tests only.
+    hook: Option<StepHook>,
 }
 
 impl MySqlLedgerStore {
@@ -64,20 +104,14 @@ impl MySqlLedgerStore {
                 .connect_with(options.clone()),
         )
         .await?;
-        sqlx::migrate!("migrations/mysql")
-            .run(&pool)
-            .await
-            .map_err(|err| StoreError::Unavailable {
-                backend: BACKEND,
-                detail: format!("migrations failed: {err}"),
-            })?;
+        migrate(&pool).await?;
         tracing::debug!(
             host = options.get_host(),
             port = options.get_port(),
             database = options.get_database().unwrap_or_default(),
             "mysql ledger store ready"
         );
-        Ok(Self { pool })
+        Ok(Self { pool, hook: None })
     }
 
     async fn read_order(&self, out_trade_no: &OutTradeNo) -> Result<Option<Order>, StoreError> {
@@ -86,20 +120,37 @@ impl MySqlLedgerStore {
         row.map(|row| row.parse(BACKEND)).transpose()
     }
 
-    /// Test support: stamps a withdrawal id on an order, as a withdrawal's
-    /// claim will.
+    /// Test support: the same store (and pool), running `hook` between
+    /// the steps of every withdrawal it makes.
     #[cfg(test)]
-    pub(crate) async fn stamp_withdrawal(
-        &self,
-        out_trade_no: &OutTradeNo,
-        withdrawal_id: &str,
-    ) -> Result<(), StoreError> {
-        let query = sqlx::query(sql::STAMP_WITHDRAWAL)
-            .bind(withdrawal_id)
-            .bind(out_trade_no.as_str());
-        sql::bounded(BACKEND, query.execute(&self.pool)).await?;
-        Ok(())
+    pub(crate) fn with_step_hook(&self, hook: StepHook) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            hook: Some(hook),
+        }
     }
+
+    /// Test support: the pool, for statements no operation makes.
+    #[cfg(test)]
+    pub(crate) fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+}
+
+/// How long a process waits for another one's migrations.
+/// Runs the migrations one process at a time (see `common::mysql`).
+async fn migrate(pool: &MySqlPool) -> Result<(), StoreError> {
+    common::mysql::migrate_locked(
+        pool,
+        &sqlx::migrate!("migrations/mysql"),
+        "ledger",
+        std::time::Duration::from_secs(60),
+    )
+    .await
+    .map_err(|detail| StoreError::Unavailable {
+        backend: BACKEND,
+        detail,
+    })
 }
 
 #[async_trait]

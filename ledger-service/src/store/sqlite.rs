@@ -1,7 +1,9 @@
-//! [`LedgerStore`] on SQLite: one file, WAL, for development and
-//! single-node deployments. Writes that must read their own result run in
-//! `BEGIN IMMEDIATE` transactions (the write lock first, so they never need
-//! to upgrade a read).
+//! [`LedgerStore`] and [`WithdrawalStore`](super::WithdrawalStore) on
+//! SQLite: one file, WAL, for development and single-node deployments.
+//! Writes that must read their own result run in `BEGIN IMMEDIATE`
+//! transactions (the write lock first, so they never need to upgrade a
+//! read); a withdrawal is one of them, so a payment arriving during it waits
+//! (busy timeout) and lands after its commit.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -13,7 +15,8 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::sql::{self, MerchantRow, OrderRow};
-use super::{CloseOrder, CreateOrder, LedgerStore, MarkPaid, StoreError};
+use super::withdrawals::withdrawal_store;
+use super::{CloseOrder, CreateOrder, LedgerStore, MarkPaid, StepHook, StoreError};
 use crate::domain::{
     Merchant, MerchantId, MerchantStatus, NewMerchant, NewOrder, Order, OrderPage, OrderQuery,
     Payment,
@@ -26,9 +29,40 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
+/// Inside `BEGIN IMMEDIATE` the connection already holds the database's one
+/// write lock: the merchant's row needs no lock of its own.
+const LOCK_MERCHANT: &str = super::sql::SELECT_MERCHANT;
+
+/// A deferred transaction reads from one WAL snapshot, taken at its first
+/// read, and never blocks (nor waits for) the writer.
+const BEGIN_SNAPSHOT: &str = "BEGIN";
+const SNAPSHOT_SETUP: &[&str] = &[];
+
+/// The claim, on the index meant for it (see [`super::sql::claim_orders`]).
+pub(crate) const CLAIM_ORDERS: &str =
+    super::sql::claim_orders!("INDEXED BY orders_by_merchant_status_withdrawal");
+
+/// The balance's free orders, on the claim's index (see
+/// [`super::sql::balance_withdrawable`]).
+pub(crate) const BALANCE_WITHDRAWABLE: &str =
+    super::sql::balance_withdrawable!("INDEXED BY orders_by_merchant_status_withdrawal");
+
+withdrawal_store!(
+    SqliteLedgerStore,
+    backend: BACKEND,
+    begin_write: BEGIN_WRITE,
+    lock_merchant: LOCK_MERCHANT,
+    claim_orders: CLAIM_ORDERS,
+    balance_withdrawable: BALANCE_WITHDRAWABLE,
+    snapshot_setup: SNAPSHOT_SETUP,
+    begin_snapshot: BEGIN_SNAPSHOT,
+);
+
 #[derive(Debug, Clone)]
 pub struct SqliteLedgerStore {
     pool: SqlitePool,
+    /// Runs between the steps of every withdrawal; tests only.
+    hook: Option<StepHook>,
 }
 
 impl SqliteLedgerStore {
@@ -68,7 +102,7 @@ impl SqliteLedgerStore {
                 detail: format!("migrations failed: {err}"),
             })?;
         tracing::debug!("sqlite ledger store ready");
-        Ok(Self { pool })
+        Ok(Self { pool, hook: None })
     }
 
     async fn read_order(&self, out_trade_no: &OutTradeNo) -> Result<Option<Order>, StoreError> {
@@ -77,19 +111,20 @@ impl SqliteLedgerStore {
         row.map(|row| row.parse(BACKEND)).transpose()
     }
 
-    /// Test support: stamps a withdrawal id on an order, as a withdrawal's
-    /// claim will.
+    /// Test support: the same store (and pool), running `hook` between
+    /// the steps of every withdrawal it makes.
     #[cfg(test)]
-    pub(crate) async fn stamp_withdrawal(
-        &self,
-        out_trade_no: &OutTradeNo,
-        withdrawal_id: &str,
-    ) -> Result<(), StoreError> {
-        let query = sqlx::query(sql::STAMP_WITHDRAWAL)
-            .bind(withdrawal_id)
-            .bind(out_trade_no.as_str());
-        sql::bounded(BACKEND, query.execute(&self.pool)).await?;
-        Ok(())
+    pub(crate) fn with_step_hook(&self, hook: StepHook) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            hook: Some(hook),
+        }
+    }
+
+    /// Test support: the pool, for statements no operation makes.
+    #[cfg(test)]
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 }
 

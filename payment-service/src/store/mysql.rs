@@ -43,13 +43,17 @@ impl MySqlPaymentStore {
                 .connect_with(options.clone()),
         )
         .await?;
-        sqlx::migrate!("migrations/mysql")
-            .run(&pool)
-            .await
-            .map_err(|err| StoreError::Unavailable {
-                backend: BACKEND,
-                detail: format!("migrations failed: {err}"),
-            })?;
+        common::mysql::migrate_locked(
+            &pool,
+            &sqlx::migrate!("migrations/mysql"),
+            "payment",
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .map_err(|detail| StoreError::Unavailable {
+            backend: BACKEND,
+            detail,
+        })?;
         tracing::debug!(
             host = options.get_host(),
             port = options.get_port(),

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod helpers;
+mod metrics;
 mod notify;
 mod pay;
 mod reconcile;
