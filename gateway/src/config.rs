@@ -5,7 +5,9 @@ use std::time::Duration;
 use common::AmountFen;
 use ipnet::IpNet;
 use proto::auth::v1::auth_service_client::AuthServiceClient;
+use proto::auth::v1::merchant_key_service_client::MerchantKeyServiceClient;
 use proto::ledger::v1::ledger_service_client::LedgerServiceClient;
+use proto::ledger::v1::withdrawal_service_client::WithdrawalServiceClient;
 use proto::payment::v1::payment_service_client::PaymentServiceClient;
 use tonic::transport::{Channel, Endpoint};
 
@@ -30,6 +32,10 @@ pub struct GatewayConfig {
     pub auth: AuthServiceClient<Channel>,
     pub payment: PaymentServiceClient<Channel>,
     pub ledger: LedgerServiceClient<Channel>,
+    /// ledger-service's WithdrawalService (served on the ledger's address).
+    pub withdrawals: WithdrawalServiceClient<Channel>,
+    /// auth-service's MerchantKeyService (served on auth's address).
+    pub merchant_keys: MerchantKeyServiceClient<Channel>,
     /// Deadline of each gRPC call (sent as `grpc-timeout`, enforced here too).
     pub deadline: Duration,
     /// Largest accepted JSON request body, in bytes.
@@ -47,12 +53,16 @@ impl GatewayConfig {
         auth: AuthServiceClient<Channel>,
         payment: PaymentServiceClient<Channel>,
         ledger: LedgerServiceClient<Channel>,
+        withdrawals: WithdrawalServiceClient<Channel>,
+        merchant_keys: MerchantKeyServiceClient<Channel>,
         max_order_fen: AmountFen,
     ) -> Self {
         Self {
             auth,
             payment,
             ledger,
+            withdrawals,
+            merchant_keys,
             deadline: Duration::from_secs(5),
             body_limit: DEFAULT_BODY_LIMIT,
             max_order_fen,
@@ -61,7 +71,8 @@ impl GatewayConfig {
     }
 
     /// Everything from the platform's configuration, with channels to
-    /// `auth_addr`, `payment_addr` and `ledger_addr` that connect on first
+    /// `auth_addr` (AuthService, MerchantKeyService), `payment_addr` and
+    /// `ledger_addr` (LedgerService, WithdrawalService) that connect on first
     /// use (so the gateway starts before, and survives restarts of, the
     /// services). Must run inside a Tokio runtime.
     pub fn connect_lazy(config: &common::config::Config) -> Result<Self, tonic::transport::Error> {
@@ -70,10 +81,14 @@ impl GatewayConfig {
                 .connect_timeout(CONNECT_TIMEOUT)
                 .connect_lazy())
         };
+        let auth = channel(config.auth_addr)?;
+        let ledger = channel(config.ledger_addr)?;
         Ok(Self {
-            auth: AuthServiceClient::new(channel(config.auth_addr)?),
+            auth: AuthServiceClient::new(auth.clone()),
             payment: PaymentServiceClient::new(channel(config.payment_addr)?),
-            ledger: LedgerServiceClient::new(channel(config.ledger_addr)?),
+            ledger: LedgerServiceClient::new(ledger.clone()),
+            withdrawals: WithdrawalServiceClient::new(ledger),
+            merchant_keys: MerchantKeyServiceClient::new(auth),
             deadline: config.grpc_deadline,
             body_limit: DEFAULT_BODY_LIMIT,
             max_order_fen: config.max_order_fen,

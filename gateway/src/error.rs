@@ -40,6 +40,12 @@ pub enum ApiError {
     /// Code 6 / 409: the state of the thing forbids the call.
     #[error("{0}")]
     Conflict(String),
+    /// Code 7 / 409: a withdrawal found nothing to withdraw.
+    #[error("{0}")]
+    NothingToWithdraw(String),
+    /// Code 8 / 401: the merchant API key is missing, unknown or revoked.
+    #[error("{0}")]
+    MerchantKey(String),
     /// Code 9 / 429.
     #[error("{0}")]
     RateLimited(String),
@@ -66,6 +72,8 @@ impl ApiError {
             ApiError::Wechat { .. } => 4,
             ApiError::NotFound(_) => 5,
             ApiError::Conflict(_) => 6,
+            ApiError::NothingToWithdraw(_) => 7,
+            ApiError::MerchantKey(_) => 8,
             ApiError::RateLimited(_) => 9,
             ApiError::BodyTooLarge => 10,
             ApiError::Unavailable { .. } => 503,
@@ -77,10 +85,12 @@ impl ApiError {
         match self {
             ApiError::InvalidParam(_) => StatusCode::BAD_REQUEST,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Token(_) | ApiError::SessionKey(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Token(_) | ApiError::SessionKey(_) | ApiError::MerchantKey(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::Wechat { .. } => StatusCode::BAD_GATEWAY,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::NothingToWithdraw(_) => StatusCode::CONFLICT,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -98,6 +108,12 @@ impl ApiError {
         request_id: &str,
     ) -> Self {
         let message = || non_empty(status.message(), status.code().description());
+        // Reasons `common::status::Reason` does not (yet) name, read raw.
+        match raw_reason(status) {
+            Some(MERCHANT_KEY_REASON) => return ApiError::MerchantKey(message()),
+            Some(NOTHING_TO_WITHDRAW_REASON) => return ApiError::NothingToWithdraw(message()),
+            _ => {}
+        }
         if let Some(reason) = common::status::reason(status) {
             return match reason {
                 Reason::Token => ApiError::Token(message()),
@@ -160,6 +176,21 @@ impl ApiError {
             request_id: request_id.to_owned(),
         }
     }
+}
+
+/// The `x-minipay-reason` of an UNAUTHENTICATED ResolveMerchantKey: the
+/// merchant API key is missing, unknown or revoked (code 8).
+pub(crate) const MERCHANT_KEY_REASON: &str = "merchant-key";
+
+/// The `x-minipay-reason` of a FAILED_PRECONDITION Withdraw that found no
+/// PAID order to settle (code 7).
+pub(crate) const NOTHING_TO_WITHDRAW_REASON: &str = "nothing-to-withdraw";
+
+fn raw_reason(status: &tonic::Status) -> Option<&str> {
+    status
+        .metadata()
+        .get(common::status::REASON_KEY)
+        .and_then(|v| v.to_str().ok())
 }
 
 fn non_empty(message: &str, fallback: &str) -> String {
@@ -304,6 +335,36 @@ mod tests {
         // Without the reason, the metadata alone means nothing.
         let plain = common::status::with_out_trade_no(Status::not_found("m"), "ORDER0000001");
         assert_eq!(map(plain).code(), 5);
+    }
+
+    fn raw(mut status: Status, reason: &'static str) -> Status {
+        status.metadata_mut().insert(
+            common::status::REASON_KEY,
+            tonic::metadata::MetadataValue::from_static(reason),
+        );
+        status
+    }
+
+    #[test]
+    fn merchant_reasons_have_their_codes() {
+        let key = map(raw(
+            Status::unauthenticated("merchant key unknown or revoked"),
+            MERCHANT_KEY_REASON,
+        ));
+        assert_eq!((key.code(), key.status().as_u16()), (8, 401));
+        let nothing = map(raw(
+            Status::failed_precondition("nothing to withdraw"),
+            NOTHING_TO_WITHDRAW_REASON,
+        ));
+        assert_eq!((nothing.code(), nothing.status().as_u16()), (7, 409));
+        assert_eq!(nothing.to_string(), "nothing to withdraw");
+        let no_payout = map(Status::failed_precondition(
+            "merchant has no payout account",
+        ));
+        assert_eq!((no_payout.code(), no_payout.status().as_u16()), (6, 409));
+        // An unknown reason leaves the code to decide.
+        let odd = map(raw(Status::not_found("m"), "something-else"));
+        assert_eq!(odd.code(), 5);
     }
 
     #[test]

@@ -102,7 +102,8 @@ pub(crate) fn token(headers: &HeaderMap, body: &JsonBody) -> Result<String, ApiE
     }
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+/// `Authorization: Bearer <value>`, when present and non-empty.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();

@@ -1,11 +1,11 @@
-//! minipay's only HTTP surface: the mini-program (and later merchant) routes,
+//! minipay's only HTTP surface: the mini-program and merchant routes,
 //! each parsed, forwarded to a gRPC service, and its answer mapped onto the
 //! `{"code","msg","data"}` envelope of `docs/http-api.md`; WeChat's
 //! notifications, passed to payment-service as bytes and answered with its
 //! XML. No business rule lives here.
 //!
-//! - [`config`]: [`GatewayConfig`], the gRPC clients (auth, payment, ledger)
-//!   and limits.
+//! - [`config`]: [`GatewayConfig`], the gRPC clients (auth, payment, ledger,
+//!   withdrawals, merchant keys) and limits.
 //! - `envelope`: the JSON envelope every response is written in.
 //! - `error`: [`ApiError`], the one HTTP error type, and the single mapping
 //!   from a gRPC `Status` onto it.
@@ -17,7 +17,8 @@
 //! - `middleware`: request ids (tower-http), the access log and the request
 //!   counters.
 //! - `routes`: one module per area (`mini`: login and user data; `pay`:
-//!   `/pay/` and `/orders/{out_trade_no}`; `wechat`: notifications; `ops`:
+//!   `/pay/` and `/orders/{out_trade_no}`; `merchant`: `/merchant/...`,
+//!   authenticated by a merchant API key; `wechat`: notifications; `ops`:
 //!   health, readiness and `/metrics`), merged by [`router`].
 
 pub mod config;
@@ -54,6 +55,7 @@ pub fn router(cfg: GatewayConfig) -> Router {
     let routes = Router::new()
         .merge(routes::mini::routes())
         .merge(routes::pay::routes())
+        .merge(routes::merchant::routes())
         .merge(routes::wechat::routes())
         .merge(routes::ops::routes())
         .fallback(routes::not_found)

@@ -1,5 +1,6 @@
-//! The gateway on its own: `cargo run -p gateway`, calling auth-service,
-//! payment-service and ledger-service at `MINIPAY_AUTH_ADDR`,
+//! The gateway on its own: `cargo run -p gateway`, calling auth-service
+//! (AuthService, MerchantKeyService), payment-service and ledger-service
+//! (LedgerService, WithdrawalService) at `MINIPAY_AUTH_ADDR`,
 //! `MINIPAY_PAYMENT_ADDR` and `MINIPAY_LEDGER_ADDR` (connected on first use).
 
 use anyhow::Context;

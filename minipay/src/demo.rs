@@ -49,7 +49,20 @@ impl Demo {
         }
     }
 
-    pub async fn run(&self, money: i64) -> anyhow::Result<()> {
+    /// A new user on the sandbox, to receive a merchant's payouts.
+    pub async fn sandbox_user(&self) -> anyhow::Result<String> {
+        let login = self
+            .post(format!("{}/sandbox/login", self.sandbox), json!({}), None)
+            .await?;
+        Ok(login["openid"]
+            .as_str()
+            .context("no openid from the sandbox")?
+            .to_owned())
+    }
+
+    /// The story, paying `merchant` when given (`(merchant_id, api_key)`),
+    /// which then withdraws and is paid out; the default merchant otherwise.
+    pub async fn run(&self, money: i64, merchant: Option<(String, String)>) -> anyhow::Result<()> {
         println!("1. wx.login on the phone: the sandbox issues a login code");
         let login = self
             .post(format!("{}/sandbox/login", self.sandbox), json!({}), None)
@@ -85,14 +98,14 @@ impl Demo {
         println!("   user stored: {}", data["user"]);
 
         println!("4. POST /pay/ with money = {money} fen");
+        let mut body = json!({"money": money});
+        if let Some((merchant_id, _)) = &merchant {
+            body["merchant_id"] = json!(merchant_id);
+        }
         let pay = Self::data(
             "pay",
-            self.post(
-                format!("{}/pay/", self.base),
-                json!({"money": money}),
-                Some(&token),
-            )
-            .await?,
+            self.post(format!("{}/pay/", self.base), body, Some(&token))
+                .await?,
         )?;
         let out_trade_no = pay["out_trade_no"]
             .as_str()
@@ -122,12 +135,64 @@ impl Demo {
             let order = Self::data("order", response.json().await?)?;
             if order["status"] == "PAID" {
                 println!("   order PAID at {}: {order}", order["paid_at"]);
-                return Ok(());
+                break;
             }
             if Instant::now() > deadline {
                 bail!("the order is still {} after 30 s: {order}", order["status"]);
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+        let Some((_, key)) = merchant else {
+            return Ok(());
+        };
+        self.withdraw(&key).await
+    }
+
+    async fn get(&self, path: &str, key: &str) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .send()
+            .await?;
+        Self::data(path, response.json().await?)
+    }
+
+    async fn withdraw(&self, key: &str) -> anyhow::Result<()> {
+        println!("7. the merchant's balance (GET /merchant/balance)");
+        println!("   {}", self.get("/merchant/balance", key).await?);
+        println!("8. POST /merchant/withdraw: every PAID order no withdrawal holds, atomically");
+        let response = self
+            .http
+            .post(format!("{}/merchant/withdraw", self.base))
+            .bearer_auth(key)
+            .header("Idempotency-Key", "minipay-demo-1")
+            .send()
+            .await?;
+        let withdrawal = Self::data("withdraw", response.json().await?)?;
+        let id = withdrawal["withdrawal_id"]
+            .as_str()
+            .context("no withdrawal_id")?
+            .to_owned();
+        println!("   {withdrawal}");
+        println!("9. the payout to the merchant's WeChat change (transfers); waiting for PAID_OUT");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let now = self
+                .get(&format!("/merchant/withdrawals/{id}"), key)
+                .await?;
+            match now["status"].as_str() {
+                Some("PAID_OUT") => {
+                    println!("   PAID_OUT: {now}");
+                    break;
+                }
+                Some("FAILED") => bail!("the payout failed: {now}"),
+                _ if Instant::now() > deadline => bail!("still {} after 60 s", now["status"]),
+                _ => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        }
+        println!("10. the balance afterwards");
+        println!("   {}", self.get("/merchant/balance", key).await?);
+        Ok(())
     }
 }

@@ -6,7 +6,9 @@
 //! - [`wechat_config`]: the platform's WeChat settings, or the sandbox's.
 //! - [`default_merchant`]: the demo merchant, created on first start.
 //! - [`demo`]: `minipay demo`, the whole story against a running stack.
+//! - [`audit`]: `minipay audit`, the ledger's invariant per merchant.
 
+pub mod audit;
 pub mod demo;
 
 use std::net::SocketAddr;
@@ -20,6 +22,7 @@ use ledger_service::domain::{MerchantId, NewMerchant};
 use payment_service::PaymentConfig;
 use proto::auth::v1::auth_service_client::AuthServiceClient;
 use proto::ledger::v1::ledger_service_client::LedgerServiceClient;
+use proto::ledger::v1::withdrawal_service_client::WithdrawalServiceClient;
 use proto::payment::v1::payment_service_client::PaymentServiceClient;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -143,6 +146,31 @@ pub async fn default_merchant(config: &Config, data_dir: &Path) -> anyhow::Resul
     Ok(id)
 }
 
+/// A merchant for `minipay demo`: created in the ledger with `payout_openid`
+/// and given an API key, straight in the configured databases (as
+/// `minipay merchant create` does). Returns `(merchant_id, api_key)`.
+pub async fn create_merchant(
+    config: &Config,
+    name: &str,
+    payout_openid: &str,
+) -> anyhow::Result<(String, String)> {
+    let ledger = ledger_service::store::connect(&config.ledger_database_url)
+        .await
+        .context("cannot open the ledger database")?;
+    let keys = auth_service::merchant_keys(&config.auth_database_url)
+        .await
+        .context("cannot open the auth database")?;
+    let created = ledger
+        .create_merchant(&NewMerchant::parse(name, payout_openid)?)
+        .await?;
+    let id = auth_service::MerchantId::parse(created.merchant_id.as_str())?;
+    let key = keys.create(&id).await?;
+    Ok((
+        created.merchant_id.as_str().to_owned(),
+        key.api_key.expose_secret().to_owned(),
+    ))
+}
+
 fn lazy_channel(addr: SocketAddr) -> anyhow::Result<Channel> {
     Ok(
         tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
@@ -221,6 +249,10 @@ pub async fn launch(
     let mut payment = PaymentConfig::new(config, wechat, ledger_client.clone());
     payment.notify_url = payment_service::notify_url(&public_base_url);
     payment.default_merchant = Some(addresses.default_merchant.clone());
+    payment.withdrawals = WithdrawalServiceClient::new(lazy_channel(addresses.ledger)?);
+    if let Some(secs) = lookup("MINIPAY_PAYOUT_INTERVAL_SECS").and_then(|v| v.parse().ok()) {
+        payment.payout_interval = Duration::from_secs(secs);
+    }
     if let Some(secs) = lookup("MINIPAY_RECONCILE_INTERVAL_SECS").and_then(|v| v.parse().ok()) {
         payment.reconcile_interval = Duration::from_secs(secs);
     }
@@ -233,6 +265,12 @@ pub async fn launch(
         auth: AuthServiceClient::new(lazy_channel(addresses.auth)?),
         payment: PaymentServiceClient::new(lazy_channel(addresses.payment)?),
         ledger: ledger_client,
+        withdrawals: proto::ledger::v1::withdrawal_service_client::WithdrawalServiceClient::new(
+            lazy_channel(addresses.ledger)?,
+        ),
+        merchant_keys: proto::auth::v1::merchant_key_service_client::MerchantKeyServiceClient::new(
+            lazy_channel(addresses.auth)?,
+        ),
         deadline: config.grpc_deadline,
         body_limit: gateway::config::DEFAULT_BODY_LIMIT,
         max_order_fen: config.max_order_fen,

@@ -3,12 +3,15 @@
 //! verifies and logs every payment notification and forwards it to the
 //! ledger, and reconciles orders whose notification never came.
 //!
-//! - [`serve`]: the gRPC server and the reconciliation loop, until shutdown.
+//! - [`serve`]: the gRPC server, the reconciliation loop and the payout loop,
+//!   until shutdown.
 //! - [`PaymentConfig`]: what it needs; [`PaymentMetrics`]: its counters,
 //!   also answered over gRPC (`Metrics`) for the gateway's `/metrics`.
 //! - `domain`: validated requests, payment states, notification outcomes.
 //! - `service`: the rules (CreatePayment, notifications, settling a payment).
 //! - `reconcile`: orderquery / closeorder for orders left unsettled.
+//! - `payout`: the payout loop, paying PAYING_OUT withdrawals with WeChat's
+//!   transfers (gettransferinfo first, the same partner_trade_no always).
 //! - `grpc`: the `minipay.payment.v1.PaymentService` implementation.
 //! - `ledger`: the ledger client with deadlines and sorted failures.
 //! - `error`: [`PaymentError`] and its one mapping onto `tonic::Status`.
@@ -19,6 +22,7 @@ mod domain;
 mod error;
 mod grpc;
 mod ledger;
+mod payout;
 mod reconcile;
 mod service;
 pub mod store;
@@ -29,6 +33,7 @@ use std::time::Duration;
 use common::AmountFen;
 use common::config::DatabaseUrl;
 use proto::ledger::v1::ledger_service_client::LedgerServiceClient;
+use proto::ledger::v1::withdrawal_service_client::WithdrawalServiceClient;
 use proto::payment::v1::payment_service_server::PaymentServiceServer;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -58,6 +63,10 @@ pub struct PaymentConfig {
     pub wechat: WechatConfig,
     pub database_url: DatabaseUrl,
     pub ledger: LedgerServiceClient<Channel>,
+    /// The ledger's WithdrawalService, for the payout loop.
+    /// [`PaymentConfig::new`] connects it (lazily) to `ledger_addr`; set it
+    /// when the ledger listens elsewhere (e.g. on a port chosen at bind time).
+    pub withdrawals: WithdrawalServiceClient<Channel>,
     /// `public_base_url` + [`NOTIFY_PATH`] (see [`notify_url`]).
     pub notify_url: String,
     /// For CreatePayment calls without a merchant_id.
@@ -69,6 +78,8 @@ pub struct PaymentConfig {
     pub reconcile_after: Duration,
     /// How old an unpaid order must be before it is closed (WeChat: 5 min).
     pub close_after: Duration,
+    /// How often the payout loop pays PAYING_OUT withdrawals.
+    pub payout_interval: Duration,
     /// The most CreatePayment spends on WeChat (retries included) and the
     /// deadline of each ledger call.
     pub call_deadline: Duration,
@@ -79,7 +90,7 @@ pub struct PaymentConfig {
 impl PaymentConfig {
     /// The platform's configuration with the service's defaults: reconcile
     /// every minute, orders older than 2 minutes, close after WeChat's 5
-    /// minutes (plus a margin), 8 s for WeChat in CreatePayment.
+    /// minutes (plus a margin), pay out every 5 s, 8 s for WeChat in CreatePayment.
     pub fn new(
         common: &common::config::Config,
         wechat: WechatConfig,
@@ -89,16 +100,27 @@ impl PaymentConfig {
             wechat,
             database_url: common.payment_database_url.clone(),
             ledger,
+            withdrawals: WithdrawalServiceClient::new(lazy_channel(common.ledger_addr)),
             notify_url: notify_url(&common.public_base_url),
             default_merchant: common.default_merchant.clone(),
             max_order_fen: common.max_order_fen,
             reconcile_interval: Duration::from_secs(60),
             reconcile_after: Duration::from_secs(120),
             close_after: WECHAT_CLOSE_MIN_AGE + Duration::from_secs(30),
+            payout_interval: Duration::from_secs(5),
             call_deadline: common.grpc_deadline.mul_f64(0.8),
             metrics: Arc::default(),
         }
     }
+}
+
+/// A channel to `addr`, connected on first use.
+fn lazy_channel(addr: std::net::SocketAddr) -> Channel {
+    #[allow(clippy::expect_used)]
+    // "http://" and a socket address always make a valid URI.
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("http:// and a socket address make a valid URI");
+    endpoint.connect_lazy()
 }
 
 /// The notify_url WeChat is given: `public_base_url` + [`NOTIFY_PATH`].
@@ -132,6 +154,7 @@ fn check(cfg: &PaymentConfig) -> Result<(), ServeError> {
     }
     for (name, value) in [
         ("reconcile_interval", cfg.reconcile_interval),
+        ("payout_interval", cfg.payout_interval),
         ("call_deadline", cfg.call_deadline),
     ] {
         if value.is_zero() {
@@ -141,9 +164,10 @@ fn check(cfg: &PaymentConfig) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// Connects the store (running migrations), starts reconciliation, then
-/// serves gRPC on `listener` until `shutdown` is cancelled; health turns
-/// NOT_SERVING first, and reconciliation stops before this returns.
+/// Connects the store (running migrations), starts reconciliation and the
+/// payout loop, then serves gRPC on `listener` until `shutdown` is
+/// cancelled; health turns NOT_SERVING first, and both loops stop before
+/// this returns.
 pub async fn serve(
     cfg: PaymentConfig,
     listener: TcpListener,
@@ -167,8 +191,14 @@ pub async fn serve(
         notify_url = %cfg.notify_url,
         "payment-service store ready"
     );
+    let wechat = WechatClient::new(cfg.wechat)?;
+    let payouts = payout::Payouts {
+        wechat: wechat.clone(),
+        withdrawals: cfg.withdrawals,
+        timeout: cfg.call_deadline,
+    };
     let core = Arc::new(Core {
-        wechat: WechatClient::new(cfg.wechat)?,
+        wechat,
         payments,
         notifications,
         ledger: ledger::Ledger::new(cfg.ledger, cfg.call_deadline),
@@ -187,6 +217,11 @@ pub async fn serve(
     let reconciler = tokio::spawn(reconcile::run(
         core.clone(),
         cfg.reconcile_interval,
+        stop_reconciling.clone(),
+    ));
+    let payer = tokio::spawn(payout::run(
+        payouts,
+        cfg.payout_interval,
         stop_reconciling.clone(),
     ));
 
@@ -214,6 +249,9 @@ pub async fn serve(
     stop_reconciling.cancel();
     if let Err(e) = reconciler.await {
         tracing::error!(error = %e, "reconciliation task failed");
+    }
+    if let Err(e) = payer.await {
+        tracing::error!(error = %e, "payout task failed");
     }
     served?;
     Ok(())

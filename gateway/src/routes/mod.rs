@@ -1,6 +1,7 @@
 //! Routes by area, each `parse → call → map`. Every path is served with and
 //! without its trailing slash.
 
+pub(crate) mod merchant;
 pub(crate) mod mini;
 pub(crate) mod ops;
 pub(crate) mod pay;

@@ -115,7 +115,7 @@ struct OrderData {
 }
 
 /// Epoch milliseconds as RFC 3339 UTC with a `Z`.
-fn rfc3339(ms: i64) -> Option<String> {
+pub(crate) fn rfc3339(ms: i64) -> Option<String> {
     DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 

@@ -12,6 +12,8 @@ use gateway::GatewayConfig;
 use ipnet::IpNet;
 use proto::auth::v1::auth_service_client::AuthServiceClient;
 use proto::auth::v1::auth_service_server::{AuthService, AuthServiceServer};
+use proto::auth::v1::merchant_key_service_client::MerchantKeyServiceClient;
+use proto::auth::v1::merchant_key_service_server::MerchantKeyServiceServer;
 use proto::auth::v1::{
     DecryptUserDataRequest, DecryptUserDataResponse, LoginRequest, LoginResponse, LogoutRequest,
     LogoutResponse, ReadinessRequest, ReadinessResponse, ResolveTokenRequest, ResolveTokenResponse,
@@ -19,6 +21,8 @@ use proto::auth::v1::{
 };
 use proto::ledger::v1::ledger_service_client::LedgerServiceClient;
 use proto::ledger::v1::ledger_service_server::LedgerServiceServer;
+use proto::ledger::v1::withdrawal_service_client::WithdrawalServiceClient;
+use proto::ledger::v1::withdrawal_service_server::WithdrawalServiceServer;
 use proto::payment::v1::payment_service_client::PaymentServiceClient;
 use proto::payment::v1::payment_service_server::PaymentServiceServer;
 use reqwest::StatusCode;
@@ -29,7 +33,10 @@ use tonic::transport::Endpoint;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Code, Request, Response, Status};
 
-pub use crate::services::{FakeLedger, FakePayment, LedgerCall, PaymentCall, PaymentMetrics};
+pub use crate::services::{
+    FakeLedger, FakeMerchantKeys, FakePayment, FakeWithdrawals, LedgerCall, PaymentCall,
+    PaymentMetrics,
+};
 
 pub const GOOD_TOKEN: &str = "tok-good";
 pub const GOOD_OPENID: &str = "o-openid-1";
@@ -289,6 +296,10 @@ pub struct TestApp {
     pub fake: FakeAuth,
     pub payment: FakePayment,
     pub ledger: FakeLedger,
+    /// The fake WithdrawalService (ledger-service's).
+    pub withdrawals: FakeWithdrawals,
+    /// The fake MerchantKeyService (auth-service's).
+    pub merchant_keys: FakeMerchantKeys,
     pub shutdown: CancellationToken,
     pub gateway: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -369,6 +380,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let fake = FakeAuth::new();
     let payment = FakePayment::default();
     let ledger = FakeLedger::default();
+    let withdrawals = FakeWithdrawals::default();
+    let merchant_keys = FakeMerchantKeys::default();
 
     let auth_channel = fake_server!(
         options.auth_up,
@@ -385,6 +398,18 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         LedgerServiceServer::new(ledger.clone()),
         shutdown
     );
+    // Like the real services, WithdrawalService shares ledger-service's
+    // liveness and MerchantKeyService auth-service's.
+    let withdrawals_channel = fake_server!(
+        options.ledger_up,
+        WithdrawalServiceServer::new(withdrawals.clone()),
+        shutdown
+    );
+    let merchant_keys_channel = fake_server!(
+        options.auth_up,
+        MerchantKeyServiceServer::new(merchant_keys.clone()),
+        shutdown
+    );
     let cfg = GatewayConfig {
         deadline: options.deadline,
         body_limit: options.body_limit,
@@ -393,6 +418,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             AuthServiceClient::new(auth_channel),
             PaymentServiceClient::new(payment_channel),
             LedgerServiceClient::new(ledger_channel),
+            WithdrawalServiceClient::new(withdrawals_channel),
+            MerchantKeyServiceClient::new(merchant_keys_channel),
             AmountFen::positive(options.max_order_fen).unwrap(),
         )
     };
@@ -407,6 +434,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         fake,
         payment,
         ledger,
+        withdrawals,
+        merchant_keys,
         shutdown,
         gateway: Some(gateway),
     }

@@ -7,6 +7,7 @@ mod getinfo;
 mod helpers;
 mod login;
 mod logout;
+mod merchant;
 mod metrics;
 mod notify;
 mod ops;

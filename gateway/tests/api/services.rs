@@ -1,21 +1,33 @@
-//! Scripted fakes of PaymentService and LedgerService: what they answer
+//! Scripted fakes of PaymentService, LedgerService, WithdrawalService and
+//! MerchantKeyService: what they answer
 //! depends on what they are asked (a merchant id, a marker in a notification
 //! body, an order number), and each records every call it receives.
 
 use std::sync::{Arc, Mutex};
 
 use common::status::{Reason, with_out_trade_no, with_reason};
+use proto::auth::v1::merchant_key_service_server::MerchantKeyService;
+use proto::auth::v1::{
+    CreateMerchantKeyRequest, CreateMerchantKeyResponse, ListMerchantKeysRequest,
+    ListMerchantKeysResponse, ResolveMerchantKeyRequest, ResolveMerchantKeyResponse,
+    RevokeMerchantKeyRequest, RevokeMerchantKeyResponse,
+};
 use proto::ledger::v1::ledger_service_server::LedgerService;
+use proto::ledger::v1::withdrawal_service_server::WithdrawalService;
 use proto::ledger::v1::{
-    CloseOrderRequest, CreateMerchantRequest, CreateOrderRequest, GetMerchantRequest,
-    GetOrderRequest, ListOrdersRequest, ListOrdersResponse, MarkPaidRequest, MarkPaidResponse,
-    Merchant, Order,
+    AuditRequest, AuditResponse, Balance, CloseOrderRequest, CompletePayoutRequest,
+    CreateMerchantRequest, CreateOrderRequest, FailPayoutRequest, GetBalanceRequest,
+    GetMerchantRequest, GetOrderRequest, GetWithdrawalRequest, ListOrdersRequest,
+    ListOrdersResponse, ListPayingOutRequest, ListWithdrawalOrdersRequest, ListWithdrawalsRequest,
+    ListWithdrawalsResponse, MarkPaidRequest, MarkPaidResponse, Merchant, Order, PayoutResponse,
+    WithdrawRequest, WithdrawResponse, Withdrawal,
 };
 use proto::payment::v1::payment_service_server::PaymentService;
 use proto::payment::v1::{
     CreatePaymentRequest, CreatePaymentResponse, HandlePayNotifyRequest, HandlePayNotifyResponse,
     MetricsRequest, MetricsResponse,
 };
+use tonic::metadata::MetadataValue;
 use tonic::{Code, Request, Response, Status};
 
 use crate::helpers::{GOOD_OPENID, OTHER_OPENID, Readiness, Recorder, Seen};
@@ -247,6 +259,7 @@ fn order(out_trade_no: &str, payer: &str, status: &str, paid_at_ms: i64) -> Orde
 #[derive(Debug, Clone, PartialEq)]
 pub enum LedgerCall {
     GetOrder(GetOrderRequest),
+    ListOrders(ListOrdersRequest),
     Readiness,
 }
 
@@ -332,11 +345,28 @@ impl LedgerService for FakeLedger {
         Ok(Response::new(found))
     }
 
+    /// The asking merchant's orders: one PAID and held by [`WITHDRAWAL_ID`],
+    /// one CREATED; a next page unless a cursor was given.
     async fn list_orders(
         &self,
-        _: Request<ListOrdersRequest>,
+        request: Request<ListOrdersRequest>,
     ) -> Result<Response<ListOrdersResponse>, Status> {
-        not_used()
+        self.seen
+            .record(&request, LedgerCall::ListOrders(request.get_ref().clone()));
+        let r = request.get_ref();
+        let mut held = merchant_order(&r.merchant_id, PAID_ORDER, "PAID", PAID_AT_MS);
+        held.withdrawal_id = WITHDRAWAL_ID.into();
+        Ok(Response::new(ListOrdersResponse {
+            orders: vec![
+                held,
+                merchant_order(&r.merchant_id, CREATED_ORDER, "CREATED", 0),
+            ],
+            next_cursor: if r.cursor.is_empty() {
+                NEXT_CURSOR.into()
+            } else {
+                String::new()
+            },
+        }))
     }
 
     async fn mark_paid(
@@ -360,5 +390,297 @@ impl LedgerService for FakeLedger {
         Ok(Response::new(proto::ledger::v1::ReadinessResponse {
             dependencies,
         }))
+    }
+}
+
+/// Merchant API keys the fake MerchantKeyService knows, and their merchants.
+pub const MERCHANT_KEY: &str = "mk-demo";
+pub const MERCHANT: &str = "m-demo";
+pub const OTHER_MERCHANT_KEY: &str = "mk-other";
+pub const OTHER_MERCHANT: &str = "m-other";
+/// A merchant with no PAID order left to withdraw.
+pub const EMPTY_MERCHANT_KEY: &str = "mk-empty";
+pub const EMPTY_MERCHANT: &str = "m-empty";
+/// A merchant without a payout openid.
+pub const NO_PAYOUT_MERCHANT_KEY: &str = "mk-no-payout";
+pub const NO_PAYOUT_MERCHANT: &str = "m-no-payout";
+/// [`MERCHANT`]'s withdrawals: PAYING_OUT and FAILED.
+pub const WITHDRAWAL_ID: &str = "W0000000000000000000A";
+pub const FAILED_WITHDRAWAL_ID: &str = "W0000000000000000000B";
+pub const FAILURE_REASON: &str = "NAME_MISMATCH: real name does not match";
+/// The cursor every first page hands out.
+pub const NEXT_CURSOR: &str = "cursor-page-2";
+/// The idempotency key Withdraw answers as a replay.
+pub const REPLAYED_KEY: &str = "replay-me";
+/// 2025-12-04T10:05:00.000Z.
+pub const UPDATED_AT_MS: i64 = 1_764_842_700_000;
+
+fn merchant_order(merchant_id: &str, out_trade_no: &str, status: &str, paid_at_ms: i64) -> Order {
+    Order {
+        merchant_id: merchant_id.into(),
+        ..order(out_trade_no, GOOD_OPENID, status, paid_at_ms)
+    }
+}
+
+fn raw_reason(mut status: Status, reason: &'static str) -> Status {
+    status.metadata_mut().insert(
+        common::status::REASON_KEY,
+        MetadataValue::from_static(reason),
+    );
+    status
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MerchantKeyCall {
+    Resolve(ResolveMerchantKeyRequest),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FakeMerchantKeys {
+    seen: Recorder<MerchantKeyCall>,
+}
+
+impl FakeMerchantKeys {
+    pub fn seen(&self) -> Vec<Seen<MerchantKeyCall>> {
+        self.seen.seen()
+    }
+}
+
+#[tonic::async_trait]
+impl MerchantKeyService for FakeMerchantKeys {
+    async fn create_merchant_key(
+        &self,
+        _: Request<CreateMerchantKeyRequest>,
+    ) -> Result<Response<CreateMerchantKeyResponse>, Status> {
+        not_used()
+    }
+
+    async fn resolve_merchant_key(
+        &self,
+        request: Request<ResolveMerchantKeyRequest>,
+    ) -> Result<Response<ResolveMerchantKeyResponse>, Status> {
+        self.seen.record(
+            &request,
+            MerchantKeyCall::Resolve(request.get_ref().clone()),
+        );
+        let merchant_id = match request.get_ref().api_key.as_str() {
+            MERCHANT_KEY => MERCHANT,
+            OTHER_MERCHANT_KEY => OTHER_MERCHANT,
+            EMPTY_MERCHANT_KEY => EMPTY_MERCHANT,
+            NO_PAYOUT_MERCHANT_KEY => NO_PAYOUT_MERCHANT,
+            "mk-down" => return Err(Status::unavailable("merchant_keys:sqlite unavailable")),
+            _ => {
+                return Err(raw_reason(
+                    Status::unauthenticated("merchant key unknown or revoked"),
+                    "merchant-key",
+                ));
+            }
+        };
+        Ok(Response::new(ResolveMerchantKeyResponse {
+            merchant_id: merchant_id.into(),
+            key_id: "K1".into(),
+        }))
+    }
+
+    async fn revoke_merchant_key(
+        &self,
+        _: Request<RevokeMerchantKeyRequest>,
+    ) -> Result<Response<RevokeMerchantKeyResponse>, Status> {
+        not_used()
+    }
+
+    async fn list_merchant_keys(
+        &self,
+        _: Request<ListMerchantKeysRequest>,
+    ) -> Result<Response<ListMerchantKeysResponse>, Status> {
+        not_used()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum WithdrawalCall {
+    Withdraw(WithdrawRequest),
+    GetBalance(GetBalanceRequest),
+    ListWithdrawals(ListWithdrawalsRequest),
+    GetWithdrawal(GetWithdrawalRequest),
+    ListWithdrawalOrders(ListWithdrawalOrdersRequest),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FakeWithdrawals {
+    seen: Recorder<WithdrawalCall>,
+}
+
+impl FakeWithdrawals {
+    pub fn seen(&self) -> Vec<Seen<WithdrawalCall>> {
+        self.seen.seen()
+    }
+
+    pub fn calls(&self) -> Vec<WithdrawalCall> {
+        self.seen().into_iter().map(|s| s.call).collect()
+    }
+}
+
+/// [`MERCHANT`]'s withdrawals by id.
+fn withdrawal(withdrawal_id: &str, merchant_id: &str) -> Withdrawal {
+    let failed = withdrawal_id == FAILED_WITHDRAWAL_ID;
+    Withdrawal {
+        withdrawal_id: withdrawal_id.into(),
+        merchant_id: merchant_id.into(),
+        amount_fen: if failed { 0 } else { 1 },
+        order_count: if failed { 0 } else { 1 },
+        status: if failed { "FAILED" } else { "PAYING_OUT" }.into(),
+        failure_reason: if failed {
+            FAILURE_REASON.into()
+        } else {
+            String::new()
+        },
+        created_at_ms: CREATED_AT_MS,
+        updated_at_ms: UPDATED_AT_MS,
+        payout_openid: "o-payout".into(),
+    }
+}
+
+/// Only [`MERCHANT`] owns [`WITHDRAWAL_ID`] and [`FAILED_WITHDRAWAL_ID`];
+/// anyone else asking is NOT_FOUND, like the real ledger.
+fn owned(withdrawal_id: &str, merchant_id: &str) -> Result<Withdrawal, Status> {
+    match withdrawal_id {
+        WITHDRAWAL_ID | FAILED_WITHDRAWAL_ID if merchant_id == MERCHANT => {
+            Ok(withdrawal(withdrawal_id, merchant_id))
+        }
+        _ => Err(Status::not_found(format!(
+            "no such withdrawal: {withdrawal_id}"
+        ))),
+    }
+}
+
+#[tonic::async_trait]
+impl WithdrawalService for FakeWithdrawals {
+    async fn withdraw(
+        &self,
+        request: Request<WithdrawRequest>,
+    ) -> Result<Response<WithdrawResponse>, Status> {
+        self.seen.record(
+            &request,
+            WithdrawalCall::Withdraw(request.get_ref().clone()),
+        );
+        let r = request.get_ref();
+        match r.merchant_id.as_str() {
+            EMPTY_MERCHANT => Err(raw_reason(
+                Status::failed_precondition("nothing to withdraw: no PAID order is free"),
+                "nothing-to-withdraw",
+            )),
+            NO_PAYOUT_MERCHANT => Err(Status::failed_precondition(
+                "merchant has no payout account",
+            )),
+            merchant_id => Ok(Response::new(WithdrawResponse {
+                withdrawal: Some(withdrawal(WITHDRAWAL_ID, merchant_id)),
+                replayed: r.idempotency_key.as_deref() == Some(REPLAYED_KEY),
+            })),
+        }
+    }
+
+    async fn get_balance(
+        &self,
+        request: Request<GetBalanceRequest>,
+    ) -> Result<Response<Balance>, Status> {
+        self.seen.record(
+            &request,
+            WithdrawalCall::GetBalance(request.get_ref().clone()),
+        );
+        Ok(Response::new(Balance {
+            merchant_id: request.get_ref().merchant_id.clone(),
+            withdrawable_fen: 300,
+            withdrawable_orders: 2,
+            withdrawn_fen: 1000,
+            paying_out_fen: 1,
+        }))
+    }
+
+    async fn list_withdrawals(
+        &self,
+        request: Request<ListWithdrawalsRequest>,
+    ) -> Result<Response<ListWithdrawalsResponse>, Status> {
+        self.seen.record(
+            &request,
+            WithdrawalCall::ListWithdrawals(request.get_ref().clone()),
+        );
+        let r = request.get_ref();
+        let withdrawals = if r.merchant_id == MERCHANT {
+            vec![
+                withdrawal(FAILED_WITHDRAWAL_ID, MERCHANT),
+                withdrawal(WITHDRAWAL_ID, MERCHANT),
+            ]
+        } else {
+            Vec::new()
+        };
+        Ok(Response::new(ListWithdrawalsResponse {
+            withdrawals,
+            next_cursor: if r.cursor.is_empty() && r.merchant_id == MERCHANT {
+                NEXT_CURSOR.into()
+            } else {
+                String::new()
+            },
+        }))
+    }
+
+    async fn get_withdrawal(
+        &self,
+        request: Request<GetWithdrawalRequest>,
+    ) -> Result<Response<Withdrawal>, Status> {
+        self.seen.record(
+            &request,
+            WithdrawalCall::GetWithdrawal(request.get_ref().clone()),
+        );
+        let r = request.get_ref();
+        owned(&r.withdrawal_id, &r.merchant_id).map(Response::new)
+    }
+
+    async fn list_withdrawal_orders(
+        &self,
+        request: Request<ListWithdrawalOrdersRequest>,
+    ) -> Result<Response<ListOrdersResponse>, Status> {
+        self.seen.record(
+            &request,
+            WithdrawalCall::ListWithdrawalOrders(request.get_ref().clone()),
+        );
+        let r = request.get_ref();
+        let w = owned(&r.withdrawal_id, &r.merchant_id)?;
+        let orders = if w.status == "FAILED" {
+            Vec::new()
+        } else {
+            let mut held = merchant_order(&r.merchant_id, PAID_ORDER, "PAID", PAID_AT_MS);
+            held.withdrawal_id = w.withdrawal_id;
+            vec![held]
+        };
+        Ok(Response::new(ListOrdersResponse {
+            orders,
+            next_cursor: String::new(),
+        }))
+    }
+
+    async fn complete_payout(
+        &self,
+        _: Request<CompletePayoutRequest>,
+    ) -> Result<Response<PayoutResponse>, Status> {
+        not_used()
+    }
+
+    async fn fail_payout(
+        &self,
+        _: Request<FailPayoutRequest>,
+    ) -> Result<Response<PayoutResponse>, Status> {
+        not_used()
+    }
+
+    async fn list_paying_out(
+        &self,
+        _: Request<ListPayingOutRequest>,
+    ) -> Result<Response<ListWithdrawalsResponse>, Status> {
+        not_used()
+    }
+
+    async fn audit(&self, _: Request<AuditRequest>) -> Result<Response<AuditResponse>, Status> {
+        not_used()
     }
 }

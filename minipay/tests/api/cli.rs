@@ -64,3 +64,69 @@ async fn merchant_create_prints_the_key_once_and_revoke_kills_it() {
     assert!(!ok);
     assert!(stderr.contains("name"), "{stderr}");
 }
+
+#[tokio::test]
+async fn audit_passes_a_clean_ledger_and_fails_a_corrupted_one() {
+    use sqlx::Connection;
+
+    let dir = std::env::temp_dir().join(unique("minipay_audit"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (ok, created, stderr) = minipay(
+        &dir,
+        &[
+            "merchant",
+            "create",
+            "--name",
+            "Audited",
+            "--payout-openid",
+            "oPayout1",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let merchant = created["merchant_id"].as_str().unwrap().to_owned();
+    let (ok, report, stderr) = minipay(&dir, &["audit", "--json"]);
+    assert!(ok, "a clean ledger passes: {stderr}");
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["merchants"][0]["merchant_id"], merchant.as_str());
+
+    // A withdrawal that claims more than the order it holds: the bug the
+    // platform exists to prevent, written straight into the tables.
+    let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{}/ledger.db", dir.display()))
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO withdrawals (withdrawal_id, merchant_id, payout_openid, amount_fen, \
+         order_count, status, created_at, updated_at) \
+         VALUES ('WCORRUPT1', '{merchant}', 'oPayout1', 150, 1, 'PAYING_OUT', 1, 1); \
+         INSERT INTO orders (out_trade_no, merchant_id, payer_openid, amount_fen, description, \
+         status, transaction_id, created_at, paid_at, withdrawal_id) \
+         VALUES ('ORDER_CORRUPT_1', '{merchant}', 'oPayer', 100, '', 'PAID', 'T1', 1, 2, 'WCORRUPT1');"
+    )))
+    .execute(&mut db)
+    .await
+    .unwrap();
+
+    let (ok, report, _) = minipay(&dir, &["audit", "--json"]);
+    assert!(!ok, "a violation exits non-zero");
+    assert_eq!(report["ok"], false, "{report}");
+    let kinds: Vec<&str> = report["merchants"][0]["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"WITHDRAWAL_MISMATCH"), "{report}");
+    let output = Command::new(env!("CARGO_BIN_EXE_minipay"))
+        .arg("audit")
+        .env(
+            "MINIPAY_LEDGER_DATABASE_URL",
+            format!("sqlite://{}/ledger.db", dir.display()),
+        )
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains("VIOLATED") && text.contains("1 merchants, "),
+        "{text}"
+    );
+}

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 pub struct TestStack {
+    pub config: common::config::Config,
     pub base: String,
     pub sandbox: String,
     pub default_merchant: String,
@@ -70,6 +71,7 @@ pub async fn spawn(env: &[(&str, &str)]) -> TestStack {
     let addresses = stack.addresses.clone();
     tokio::spawn(stack.run_until_exit(shutdown.clone()));
     let test = TestStack {
+        config: config.clone(),
         base: format!("http://{}", addresses.gateway),
         sandbox: format!("http://{}", addresses.sandbox.unwrap()),
         default_merchant: addresses.default_merchant.clone(),
@@ -171,6 +173,17 @@ impl TestStack {
             response.status()
         );
         response.json().await.unwrap()
+    }
+
+    pub async fn sandbox_get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.sandbox))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     /// wx.login on the phone: a fresh code for `openid` (a new user if None).

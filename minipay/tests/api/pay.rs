@@ -161,12 +161,25 @@ async fn wechat_trouble_on_pay_is_code_4_and_the_order_stays_created() {
 
 #[tokio::test]
 async fn the_demo_command_walks_the_whole_story() {
-    let stack = spawn(&[]).await;
-    minipay::demo::Demo::new(&stack.base, &stack.sandbox)
-        .unwrap()
-        .run(7)
+    let stack = spawn(&[("MINIPAY_PAYOUT_INTERVAL_SECS", "1")]).await;
+    let demo = minipay::demo::Demo::new(&stack.base, &stack.sandbox).unwrap();
+    // With the default merchant: login → getinfo → pay → PAID.
+    demo.run(7, None).await.unwrap();
+    // With a merchant of its own: … → withdraw → paid out to its WeChat.
+    let payee = demo.sandbox_user().await.unwrap();
+    let merchant = minipay::create_merchant(&stack.config, "Demo shop", &payee)
         .await
         .unwrap();
+    demo.run(9, Some(merchant)).await.unwrap();
+    let transfers = stack.sandbox_get("/sandbox/transfers").await;
+    let paid: Vec<_> = transfers["transfers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["openid"] == payee.as_str())
+        .collect();
+    assert_eq!(paid.len(), 1, "paid out exactly once: {transfers}");
+    assert_eq!(paid[0]["amount"], 9);
 }
 
 #[tokio::test]

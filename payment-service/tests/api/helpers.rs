@@ -22,6 +22,7 @@ use payment_service::store::{NotificationLog, PaymentStore, SqlitePaymentStore};
 use payment_service::{Notification, Payment, PaymentConfig, PaymentMetrics};
 use proto::ledger::v1 as ledger_pb;
 use proto::ledger::v1::ledger_service_client::LedgerServiceClient;
+use proto::ledger::v1::withdrawal_service_client::WithdrawalServiceClient;
 use proto::payment::v1 as pb;
 use proto::payment::v1::payment_service_client::PaymentServiceClient;
 use serde_json::{Value, json};
@@ -45,6 +46,7 @@ pub struct Options {
     pub reconcile_interval: Duration,
     pub reconcile_after: Duration,
     pub close_after: Duration,
+    pub payout_interval: Duration,
     /// Whether the notify_url answers (else it names a closed port).
     pub notify_reachable: bool,
 }
@@ -59,6 +61,7 @@ impl Default for Options {
             reconcile_interval: Duration::from_millis(100),
             reconcile_after: Duration::from_secs(3600),
             close_after: Duration::from_secs(3600),
+            payout_interval: Duration::from_millis(100),
             notify_reachable: true,
         }
     }
@@ -143,6 +146,7 @@ pub struct App {
     pub payment: PaymentServiceClient<Channel>,
     pub payment_channel: Channel,
     pub ledger_client: LedgerServiceClient<Channel>,
+    pub withdrawals: WithdrawalServiceClient<Channel>,
     pub ledger: Ledger,
     pub sandbox: String,
     pub http: reqwest::Client,
@@ -237,6 +241,7 @@ pub async fn spawn_app(options: Options) -> App {
     let database_url = format!("sqlite://{}", dir.0.join("payment.db").display());
     let ledger = Ledger::start(format!("sqlite://{}", dir.0.join("ledger.db").display())).await;
     let mut ledger_client = LedgerServiceClient::new(channel(ledger.addr));
+    let withdrawals = WithdrawalServiceClient::new(channel(ledger.addr));
     let merchant_id = ledger_client
         .create_merchant(ledger_pb::CreateMerchantRequest {
             name: "Test Coffee".into(),
@@ -282,6 +287,7 @@ pub async fn spawn_app(options: Options) -> App {
         payment,
         payment_channel,
         ledger_client,
+        withdrawals,
         ledger,
         sandbox,
         http: reqwest::Client::new(),
@@ -321,12 +327,14 @@ impl App {
             },
             database_url: DatabaseUrl::Sqlite(self.database_url.clone()),
             ledger: self.ledger_client.clone(),
+            withdrawals: self.withdrawals.clone(),
             notify_url: self.notify_url.clone(),
             default_merchant: Some(self.merchant_id.clone()),
             max_order_fen: AmountFen::positive(100_000).unwrap(),
             reconcile_interval: o.reconcile_interval,
             reconcile_after: o.reconcile_after,
             close_after: o.close_after,
+            payout_interval: o.payout_interval,
             call_deadline: o.call_deadline,
             metrics: self.metrics.clone(),
         }
