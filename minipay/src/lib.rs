@@ -9,6 +9,7 @@
 //! - [`audit`]: `minipay audit`, the ledger's invariant per merchant.
 
 pub mod audit;
+pub mod bench;
 pub mod demo;
 
 use std::net::SocketAddr;

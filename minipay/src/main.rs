@@ -29,11 +29,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Benchmarks (a table on stdout, JSON to a file).
+    Bench {
+        #[command(subcommand)]
+        which: Bench,
+    },
     /// Walks a running stack through login → getinfo → pay → paid.
     Demo {
         /// The amount to pay, in fen.
         #[arg(long, default_value_t = 1)]
         money: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Bench {
+    /// One merchant with N paid orders withdraws them in one call, against
+    /// the bare claiming UPDATE on the same rows.
+    Withdraw {
+        #[arg(long, default_value_t = 1_000_000)]
+        orders: i64,
+        #[arg(long, default_value = "bench-withdraw.json")]
+        json: String,
     },
 }
 
@@ -69,6 +86,9 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         None => run(config).await,
         Some(Command::Merchant { action }) => merchant(&config, action).await,
+        Some(Command::Bench {
+            which: Bench::Withdraw { orders, json },
+        }) => minipay::bench::withdraw(&config, orders, &json).await,
         Some(Command::Audit { json }) => {
             let (_, withdrawals) = ledger_service::store::connect_both(&config.ledger_database_url)
                 .await

@@ -130,3 +130,36 @@ async fn audit_passes_a_clean_ledger_and_fails_a_corrupted_one() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn bench_withdraw_reports_and_writes_json() {
+    let dir = std::env::temp_dir().join(unique("minipay_bench"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json_path = dir.join("bench.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_minipay"))
+        .args(["bench", "withdraw", "--orders", "2500", "--json"])
+        .arg(&json_path)
+        .env(
+            "MINIPAY_LEDGER_DATABASE_URL",
+            format!("sqlite://{}/ledger.db", dir.display()),
+        )
+        .output()
+        .unwrap();
+    let table = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "{table} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(table.contains("withdraw/floor"), "{table}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    assert_eq!(report["orders"], 2500);
+    // Σ (1 + i % 100) for i in 1..=2500: what was loaded is what was withdrawn.
+    assert_eq!(
+        report["amount_fen"],
+        (1..=2500i64).map(|i| 1 + i % 100).sum::<i64>()
+    );
+    assert!(report["withdraw_ms"].as_f64().unwrap() > 0.0);
+    assert!(report["bare_claim_ms"].as_f64().unwrap() > 0.0);
+}
