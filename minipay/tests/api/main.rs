@@ -8,5 +8,6 @@
 mod cli;
 mod helpers;
 mod login;
+mod merchant;
 mod outages;
 mod pay;
