@@ -17,6 +17,8 @@ pub mod mysql;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use ids::{IdError, OutTradeNo, PartnerTradeNo};
 pub use money::{AmountError, AmountFen};

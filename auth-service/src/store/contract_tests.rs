@@ -4,7 +4,7 @@
 //! MariaDB tests use their own database, `minipay_auth_test`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
+use common::testing::{TempDir, closed_port, silent_port};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -317,14 +317,6 @@ async fn user_store_contract(store: &impl UserRows, run: &str) {
     store.ping().await.unwrap();
 }
 
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[tokio::test]
 async fn sqlite_user_store_meets_the_contract() {
     let run = run_id();
@@ -633,25 +625,6 @@ async fn mysql_merchant_key_store_meets_the_contract() {
 }
 
 // ------------------------------------------------------ unreachable backends
-
-/// A port on 127.0.0.1 that nothing listens on.
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-/// A port that accepts connections and never says a word.
-async fn silent_port() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    port
-}
 
 const PASSWORD: &str = "pw-must-not-leak";
 

@@ -4,8 +4,9 @@
 //! never meet earlier data.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub(super) use common::testing::TempDir;
+use common::testing::{closed_port, silent_port};
 use std::future::Future;
-use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -905,14 +906,6 @@ async fn mark_paid_race<S: TestStore>(store: Arc<S>) {
     eprintln!("race winners by round: {winners:?}");
 }
 
-pub(super) struct TempDir(pub(super) PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 pub(super) fn temp_dir() -> TempDir {
     TempDir(std::env::temp_dir().join(format!("minipay-ledger-test-{}", run_id())))
 }
@@ -998,25 +991,6 @@ async fn mysql_mark_paid_race_has_one_winner() {
 }
 
 // ------------------------------------------------------ unreachable backends
-
-/// A port on 127.0.0.1 that nothing listens on.
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-/// A port that accepts connections and never says a word.
-async fn silent_port() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    port
-}
 
 const PASSWORD: &str = "pw-must-not-leak";
 

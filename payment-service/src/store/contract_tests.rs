@@ -3,7 +3,7 @@
 //! dedicated database `minipay_payment_test`). Set but unreachable fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
+use common::testing::{TempDir, closed_port, silent_port};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -252,14 +252,6 @@ async fn contract<S: PaymentStore + NotificationLog>(store: &S, run: &str) {
     store.ping().await.unwrap();
 }
 
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[tokio::test]
 async fn sqlite_store_meets_the_contract() {
     let run = run_id();
@@ -325,23 +317,6 @@ async fn mysql_store_meets_the_contract() {
 }
 
 // ------------------------------------------------------ unreachable backends
-
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-async fn silent_port() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
-    port
-}
 
 const PASSWORD: &str = "pw-must-not-leak";
 

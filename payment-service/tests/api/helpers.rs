@@ -4,9 +4,9 @@
 //! notification to HandlePayNotify and answers with its reply and status —
 //! what the gateway does in production.
 
+use common::testing::{TempDir, closed_port};
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -134,14 +134,6 @@ impl Drop for Ledger {
     }
 }
 
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 pub struct App {
     pub payment: PaymentServiceClient<Channel>,
     pub payment_channel: Channel,
@@ -201,11 +193,6 @@ fn channel(addr: SocketAddr) -> Channel {
     Endpoint::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect_lazy()
-}
-
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 pub async fn spawn_app(options: Options) -> App {
